@@ -1,0 +1,46 @@
+"""Install videomae-det: `pip install -e .` (runtime) or `pip install -e .[test]`."""
+from setuptools import find_packages, setup
+
+# The runtime set is pinned: these versions are known to install together in one pip
+# command and to run every tool of the project (see README, "Install").
+RUNTIME = [
+    'torch==2.14.1',
+    'torchvision==0.29.1',
+    'mmengine==0.10.7',
+    'mmcv-lite==2.1.0',
+    'decord==0.6.0',
+    'pycocotools==2.0.11',
+    'opencv-python==4.14.0.94',
+    'numpy==2.4.6',
+    'imageio-ffmpeg==0.8.1',
+    'matplotlib==3.11.2',
+    'tqdm==4.70.1',
+    'safetensors==0.8.0',
+    'psutil==7.2.2',
+]
+
+# Test-only references: mmaction2's AVA evaluation and ViT, HuggingFace's VideoMAE, and
+# onnxruntime for the export check. opencv-contrib-python is pinned to the same version
+# as opencv-python, otherwise mmaction2 pulls OpenCV 5.
+TEST = [
+    'pytest==9.2.0',
+    'mmaction2==1.2.0',
+    'opencv-contrib-python==4.14.0.94',
+    'transformers==5.23.0',
+    'onnx==1.23.2',
+    'onnxruntime==1.32.0',
+]
+
+setup(
+    name='videomae-det',
+    version='0.1.0',
+    description='Spatio-temporal action detection (AVA) with VideoMAE ViT backbones',
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    python_requires='>=3.10',
+    packages=find_packages(include=['videomae_det', 'videomae_det.*']),
+    package_data={'videomae_det': ['assets/*.pbtxt']},
+    install_requires=RUNTIME,
+    extras_require={'test': TEST},
+    license='Apache-2.0',
+)
