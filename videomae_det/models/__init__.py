@@ -1,0 +1,2 @@
+from .backbones import VisionTransformer, build_backbone
+from .checkpoint import load_pretrained

@@ -1,0 +1,3 @@
+from .vit import VisionTransformer, build_backbone
+
+__all__ = ['VisionTransformer', 'build_backbone']
