@@ -1,0 +1,3 @@
+from .ava_detector import AVADetector
+
+__all__ = ['AVADetector']

@@ -1,0 +1,3 @@
+from .roi_head import AVARoIHead
+
+__all__ = ['AVARoIHead']

@@ -1,0 +1,90 @@
+"""AVADetector on tiny random clips: shapes, loss, predictions, variable box counts."""
+import pytest
+import torch
+
+from videomae_det.models.backbones.vit import VisionTransformer
+from videomae_det.models.detectors import AVADetector
+from videomae_det.models.heads import AVARoIHead
+from videomae_det.structures import ActionDataSample
+
+
+def tiny_detector(**head_kw):
+    torch.manual_seed(0)
+    return AVADetector(
+        backbone=dict(type=VisionTransformer, num_frames=4, img_size=64, embed_dim=16,
+                      depth=1, num_heads=2),
+        roi_head=dict(type=AVARoIHead, num_classes=80, **head_kw))
+
+
+def sample(boxes, labels=(), scores=None, rois=None, img_shape=(64, 96)):
+    s = ActionDataSample(metainfo=dict(movie='m', timestamp=902, img_shape=img_shape,
+                                       ori_shape=img_shape))
+    s.proposals = torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4)
+    gt = torch.zeros(len(s.proposals), 80)
+    for row, ids in enumerate(labels):
+        gt[row, [i - 1 for i in ids]] = 1
+    s.gt_labels = gt
+    s.proposal_scores = (torch.ones(len(s.proposals)) if scores is None else
+                         torch.tensor(scores, dtype=torch.float32))
+    if rois is not None:
+        s.rois = torch.tensor(rois, dtype=torch.float32).reshape(-1, 4)
+    return s
+
+
+def clips(batch=2, h=64, w=96):
+    return torch.randn(batch, 3, 4, h, w)
+
+
+def test_feature_map_and_tensor_mode_shapes():
+    det = tiny_detector()
+    x = clips()
+    assert det.extract_feat(x).shape == (2, 16, 2, 4, 6)
+    samples = [sample([[0, 0, 30, 40], [10, 5, 60, 60]]), sample([[5, 5, 90, 60]])]
+    logits = det(x, samples, mode='tensor')
+    assert logits.shape == (3, 80)
+
+
+def test_rois_prefer_rois_over_proposals():
+    samples = [sample([[0, 0, 10, 10]], rois=[[1, 2, 3, 4]]), sample([[5, 6, 7, 8]])]
+    rois = AVADetector.rois_of(samples)
+    torch.testing.assert_close(rois, torch.tensor([[0., 1, 2, 3, 4], [1., 5, 6, 7, 8]]))
+
+
+def test_loss_falls_and_handles_empty_samples():
+    det = tiny_detector(dropout=0.)
+    x = clips()
+    samples = [sample([[0, 0, 30, 40], [10, 5, 60, 60]], labels=[[12], [12, 80]]),
+               sample([])]  # a clip without any person box
+    opt = torch.optim.AdamW(det.parameters(), lr=1e-2)
+    first = None
+    for _ in range(15):
+        losses = det(x, samples, mode='loss')
+        assert set(losses) >= {'loss_action'}
+        opt.zero_grad()
+        losses['loss_action'].backward()
+        opt.step()
+        first = first if first is not None else losses['loss_action'].item()
+    assert losses['loss_action'].item() < first * 0.5
+
+
+def test_batch_without_boxes_gives_zero_loss_and_gradients():
+    det = tiny_detector()
+    losses = det(clips(), [sample([]), sample([])], mode='loss')
+    assert losses['loss_action'].item() == 0.0
+    losses['loss_action'].backward()
+    assert all(p.grad is not None for p in det.parameters() if p.requires_grad)
+
+
+def test_predict_scales_by_proposal_score_and_normalises_boxes():
+    det = tiny_detector().eval()
+    x = clips(batch=1)
+    s = sample([[0, 0, 48, 32], [24, 16, 96, 64]], scores=[0.9, 0.5])
+    logits = det(x, [s], mode='tensor')
+    out = det(x, [s], mode='predict')[0]
+    torch.testing.assert_close(out.pred_scores, logits.sigmoid() * torch.tensor([[0.9], [0.5]]))
+    torch.testing.assert_close(out.pred_bboxes, torch.tensor([[0, 0, .5, .5], [.25, .25, 1, 1]]))
+
+
+def test_bad_mode_is_named():
+    with pytest.raises(ValueError, match='mode'):
+        tiny_detector()(clips(), [sample([])], mode='bogus')

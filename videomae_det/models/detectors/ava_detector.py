@@ -1,0 +1,117 @@
+"""AVA action detector: VideoMAE ViT backbone + RoI action head, as an mmengine model.
+
+One sample is a clip around a keyframe with the person boxes of that keyframe (see
+:class:`videomae_det.structures.ActionDataSample`). The backbone turns the clip into a
+feature map (B, D, T', H', W'); the head classifies every person box of every clip.
+Boxes per clip vary in number (including zero); they are concatenated into one (K, 5)
+``rois`` tensor whose first column says which clip of the batch a box belongs to.
+"""
+from typing import Dict, List, Optional, Union
+
+import torch
+from mmengine.model import BaseModel
+from torch import Tensor
+
+from videomae_det.registry import MODELS
+from videomae_det.structures import ActionDataSample, normalize_boxes
+
+SampleList = List[ActionDataSample]
+
+
+@MODELS.register_module()
+class AVADetector(BaseModel):
+    """Spatio-temporal action detector (VideoMAE, arXiv:2203.12602, AVA recipe).
+
+    Args:
+        backbone: config of the backbone (``VisionTransformer``); its ``pretrained`` key is
+            the VideoMAE checkpoint loaded (safely, with a key report) by ``init_weights``.
+        roi_head: config of the head (``AVARoIHead``); ``in_channels`` defaults to the
+            backbone's ``embed_dim``.
+        data_preprocessor: config of ``ActionDataPreprocessor`` (normalise, pad, stack).
+        init_cfg: mmengine init config (unused by the recipe).
+
+    ``forward(inputs, data_samples, mode)``:
+        inputs: float (B, 3, T, H, W) from the data preprocessor.
+        ``mode='loss'``: dict of losses (``loss_action``) and logged numbers.
+        ``mode='predict'``: the data samples with ``pred_bboxes`` (M, 4) normalised xyxy
+            and ``pred_scores`` (M, 80) = sigmoid(logit) × proposal score.
+        ``mode='tensor'``: logits (K, 80) for the concatenated boxes of the batch.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 roi_head: dict,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        roi_head = dict(roi_head)
+        roi_head.setdefault('in_channels', self.backbone.embed_dim)
+        self.roi_head = MODELS.build(roi_head)
+
+    def extract_feat(self, inputs: Tensor) -> Tensor:
+        """Clips (B, 3, T, H, W), normalised -> feature map (B, D, T/2, H/16, W/16)."""
+        return self.backbone(inputs)
+
+    @staticmethod
+    def rois_of(data_samples: SampleList) -> Tensor:
+        """Pooling boxes of a batch -> (K, 5) ``[batch index, x1, y1, x2, y2]``, input pixels.
+
+        Each sample contributes its ``rois`` (the jittered/widened boxes) when present,
+        else its ``proposals``.
+        """
+        rows = []
+        for i, sample in enumerate(data_samples):
+            boxes = sample.rois if 'rois' in sample else sample.proposals
+            boxes = torch.as_tensor(boxes, dtype=torch.float32).reshape(-1, 4)
+            rows.append(torch.cat([boxes.new_full((len(boxes), 1), float(i)), boxes], dim=1))
+        return torch.cat(rows, dim=0) if rows else torch.zeros(0, 5)
+
+    def _logits(self, inputs: Tensor, data_samples: SampleList) -> Tensor:
+        feat = self.extract_feat(inputs)
+        rois = self.rois_of(data_samples).to(feat.device)
+        return self.roi_head(feat, rois)
+
+    def forward(self,
+                inputs: Tensor,
+                data_samples: Optional[SampleList] = None,
+                mode: str = 'tensor') -> Union[Dict[str, Tensor], SampleList, Tensor]:
+        if data_samples is None:
+            raise ValueError('AVADetector needs data_samples: they carry the person boxes')
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._logits(inputs, data_samples)
+        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
+
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict[str, Tensor]:
+        """Sigmoid BCE of every ground-truth box's logits against its multi-hot labels."""
+        logits = self._logits(inputs, data_samples)
+        num_classes = self.roi_head.num_classes
+        gt_labels = torch.cat([
+            torch.as_tensor(s.gt_labels, dtype=torch.float32).reshape(-1, num_classes)
+            for s in data_samples
+        ]).to(logits.device)
+        return self.roi_head.loss(logits, gt_labels)
+
+    def predict(self, inputs: Tensor, data_samples: SampleList) -> SampleList:
+        """Sets ``pred_bboxes`` (M, 4 normalised xyxy) and ``pred_scores`` (M, 80) per sample."""
+        logits = self._logits(inputs, data_samples)
+        scores = logits.float().sigmoid().cpu()
+        start = 0
+        for sample in data_samples:
+            proposals = _float_cpu(sample.proposals).reshape(-1, 4)
+            m = len(proposals)
+            box_scores = (_float_cpu(sample.proposal_scores).reshape(m)
+                          if 'proposal_scores' in sample else torch.ones(m))
+            sample.pred_scores = scores[start:start + m] * box_scores[:, None]
+            sample.pred_bboxes = normalize_boxes(proposals, sample.img_shape).clamp(0, 1)
+            start += m
+        return data_samples
+
+
+def _float_cpu(x) -> Tensor:
+    """Tensor/ndarray/list -> float32 CPU tensor (predictions are gathered on the CPU)."""
+    return torch.as_tensor(x).detach().to('cpu', torch.float32)
