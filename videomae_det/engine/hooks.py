@@ -1,0 +1,108 @@
+"""Checkpointing hook: atomic writes, and checkpoints that load with ``weights_only=True``.
+
+mmengine's ``CheckpointHook`` writes checkpoints in place (a crash mid-write leaves a
+truncated file where the last good one was) and stores its message hub as pickled
+``HistoryBuffer`` objects holding numpy arrays. torch >= 2.6 loads with
+``weights_only=True`` by default and rejects those classes (plus ``builtins.getattr``,
+which numpy's dtype pickling needs), so an mmengine run could not resume from its own
+checkpoint without turning the safety off.
+
+:class:`SafeCheckpointHook` fixes both without touching the safety:
+
+* every file goes through :class:`AtomicLocalBackend` (temp file + fsync + rename), so a
+  reader sees the previous complete checkpoint or the new complete one, never half of one;
+* before a save, the message hub and meta are reduced to tensors and plain Python values
+  (``HistoryBuffer`` -> a tagged dict of tensors, numpy scalars -> Python numbers, numpy
+  arrays -> lists); after a load, the tagged dicts become ``HistoryBuffer`` again. The
+  checkpoints therefore load with plain ``torch.load(path, weights_only=True)``: for
+  resume, for ``load_from``, for ``tools/test.py``, anywhere.
+"""
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+import torch
+from mmengine.fileio import LocalBackend, register_backend
+from mmengine.hooks import CheckpointHook
+from mmengine.logging import HistoryBuffer
+
+from videomae_det.registry import HOOKS
+from videomae_det.utils.atomic import atomic_open
+
+ATOMIC_BACKEND = 'atomic_local'
+_HISTORY_TAG = '__history_buffer__'
+
+
+class AtomicLocalBackend(LocalBackend):
+    """mmengine's local file backend, but ``put``/``put_text`` replace files atomically."""
+
+    def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
+        with atomic_open(filepath, 'wb') as f:
+            f.write(obj)
+
+    def put_text(self, obj: str, filepath: Union[str, Path], encoding: str = 'utf-8') -> None:
+        with atomic_open(filepath, 'w', encoding=encoding) as f:
+            f.write(obj)
+
+
+register_backend(ATOMIC_BACKEND, AtomicLocalBackend)
+
+
+def to_plain(obj: Any) -> Any:
+    """Recursively replace ``HistoryBuffer`` and numpy values by tensors/plain Python.
+
+    Dicts, lists and tuples are rebuilt (the input is not modified); tensors and plain
+    values pass through.
+    """
+    if isinstance(obj, HistoryBuffer):
+        log, count = obj.data
+        return {_HISTORY_TAG: dict(log=torch.from_numpy(np.array(log, dtype=np.float64)),
+                                   count=torch.from_numpy(np.array(count, dtype=np.int64)),
+                                   max_length=int(obj.max_length))}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, dict):
+        return type(obj)((k, to_plain(v)) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_plain(v) for v in obj)
+    return obj
+
+
+def from_plain(obj: Any) -> Any:
+    """Inverse of :func:`to_plain` for the message hub: tagged dicts -> ``HistoryBuffer``."""
+    if isinstance(obj, dict):
+        if set(obj) == {_HISTORY_TAG}:
+            state = obj[_HISTORY_TAG]
+            return HistoryBuffer(state['log'].numpy(), state['count'].numpy(),
+                                 state['max_length'])
+        return type(obj)((k, from_plain(v)) for k, v in obj.items())
+    if isinstance(obj, list):
+        return [from_plain(v) for v in obj]
+    return obj
+
+
+@HOOKS.register_module()
+class SafeCheckpointHook(CheckpointHook):
+    """``CheckpointHook`` (same arguments) with atomic writes and weights-only-loadable files.
+
+    Keeps everything of the parent: ``interval``, ``max_keep_ckpts``, ``save_best``/
+    ``rule`` (the best checkpoint by a metric), ``save_last``. The config text is in every
+    checkpoint's ``meta['cfg']`` (the Runner puts it there), so a checkpoint plus this
+    package rebuilds its model.
+    """
+
+    def __init__(self, *args, backend_args: Union[dict, None] = None, **kwargs) -> None:
+        if kwargs.get('file_client_args') is None and backend_args is None:
+            backend_args = dict(backend=ATOMIC_BACKEND)
+        super().__init__(*args, backend_args=backend_args, **kwargs)
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        for key in ('meta', 'message_hub'):
+            if key in checkpoint:
+                checkpoint[key] = to_plain(checkpoint[key])
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        if 'message_hub' in checkpoint:
+            checkpoint['message_hub'] = from_plain(checkpoint['message_hub'])
