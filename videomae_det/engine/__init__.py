@@ -1,1 +1,3 @@
 from .optim import LayerDecayOptimWrapperConstructor
+from .distributed import DeviceAgnosticDDP
+from .hooks import SafeCheckpointHook
