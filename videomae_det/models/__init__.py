@@ -1,2 +1,4 @@
 from .backbones import VisionTransformer, build_backbone
 from .checkpoint import load_pretrained
+from .detectors import AVADetector
+from .heads import AVARoIHead
