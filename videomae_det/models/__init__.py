@@ -1,4 +1,5 @@
 from .backbones import VisionTransformer, build_backbone
 from .checkpoint import load_pretrained
+from .pretrain import VideoMAEPretrainer
 from .detectors import AVADetector
 from .heads import AVARoIHead
