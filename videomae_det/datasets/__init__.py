@@ -1,0 +1,1 @@
+from .unlabeled import UnlabeledVideoDataset, VideoMultiScaleCrop
