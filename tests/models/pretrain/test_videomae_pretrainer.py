@@ -139,3 +139,14 @@ def test_a_checkpoint_without_decoder_is_refused(tmp_path):
     torch.save({'state_dict': encoder_only}, path)
     with pytest.raises(ValueError, match='not a VideoMAE pretraining checkpoint'):
         load_pretrain_checkpoint(tiny_pretrainer(), str(path))
+
+
+def test_mask_ratio_zero_reconstructs_every_cube():
+    # the all-token peer of benchmarks/pretrain_speed.py
+    model = tiny_pretrainer(mask_ratio=0.0)
+    x = torch.rand(1, 3, 4, 32, 32) * 255
+    pred = model(x, mode='tensor')
+    assert pred.shape == (1, 8, 1536)
+    loss = model(x, mode='loss')['loss_rec']
+    target = normalize_cubes(patchify(x / 255.)).flatten(2)
+    torch.testing.assert_close(loss, ((pred - target) ** 2).mean(), rtol=1e-4, atol=1e-5)

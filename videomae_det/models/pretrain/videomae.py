@@ -218,7 +218,8 @@ class VideoMAEPretrainer(BaseModel):
         """Encoder on visible tokens, decoder on all -> (B, N_hidden, 3 * tubelet * patch^2).
 
         Predictions are in the order of the hidden tokens' positions (row-major), matching
-        ``target[mask].reshape(B, N_hidden, -1)``.
+        ``target[mask].reshape(B, N_hidden, -1)``. With nothing hidden (mask ratio 0) every
+        token is predicted: a plain autoencoder, the all-token peer of the speed benchmark.
         """
         B = inputs.shape[0]
         visible = self.encoder.forward_features(inputs, mask)  # (B, N_vis, D_enc)
@@ -232,7 +233,7 @@ class VideoMAEPretrainer(BaseModel):
         pos_hidden = pos[mask].reshape(B, -1, dim)
         tokens = torch.cat(
             [visible + pos_vis, self.mask_token.to(visible.dtype) + pos_hidden], dim=1)
-        return self.decoder(tokens, pos_hidden.shape[1])
+        return self.decoder(tokens, pos_hidden.shape[1] or tokens.shape[1])
 
     def forward(self, inputs: Tensor, data_samples: Optional[List] = None,
                 mode: str = 'tensor', mask: Optional[Tensor] = None):
@@ -248,11 +249,14 @@ class VideoMAEPretrainer(BaseModel):
         raise ValueError(f"mode must be 'loss', 'predict' or 'tensor'; got {mode!r}")
 
     def loss(self, inputs: Tensor, mask: Tensor) -> Tensor:
-        """MSE between prediction and target over the hidden cubes (mean over elements)."""
+        """MSE between prediction and target over the hidden cubes (mean over elements).
+
+        With nothing hidden the loss covers every cube (see :meth:`predict_hidden`).
+        """
         pred = self.predict_hidden(inputs, mask)
         with torch.no_grad():
             target = self.target_cubes(inputs)
-            target = target[mask].reshape(pred.shape)
+            target = target[_predicted(mask)].reshape(pred.shape)
         return F.mse_loss(pred.float(), target)
 
     @torch.no_grad()
@@ -261,13 +265,14 @@ class VideoMAEPretrainer(BaseModel):
         B = inputs.shape[0]
         pred = self.predict_hidden(inputs, mask).float()
         cubes = patchify(self._pixels_01(inputs), self.patch_size, self.tubelet_size)
-        hidden = cubes[mask].reshape(B, -1, *cubes.shape[2:])  # (B, N_hid, P, C)
+        predicted = _predicted(mask)
+        hidden = cubes[predicted].reshape(B, -1, *cubes.shape[2:])  # (B, N_hid, P, C)
         pred_cubes = pred.reshape(hidden.shape)
         if self.norm_target:
             std = hidden.var(dim=-2, unbiased=True, keepdim=True).sqrt() + 1e-6
             pred_cubes = pred_cubes * std + hidden.mean(dim=-2, keepdim=True)
         recon_cubes = cubes.clone()
-        recon_cubes[mask] = pred_cubes.reshape(-1, *cubes.shape[2:])
+        recon_cubes[predicted] = pred_cubes.reshape(-1, *cubes.shape[2:])
         recon = unpatchify(recon_cubes, self.token_grid(inputs), self.patch_size,
                            self.tubelet_size).clamp_(0, 1)
         if data_samples is None:
@@ -277,6 +282,11 @@ class VideoMAEPretrainer(BaseModel):
             sample.pred = pred[i]
             sample.recon = recon[i]
         return data_samples
+
+
+def _predicted(mask: Tensor) -> Tensor:
+    """The tokens the decoder predicts: the hidden ones, or all when none is hidden."""
+    return mask if mask.any() else torch.ones_like(mask)
 
 
 def _xavier_init(m: nn.Module) -> None:
