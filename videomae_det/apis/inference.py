@@ -1,0 +1,507 @@
+"""Running a trained detector on a video of one's own.
+
+``init_detector`` builds the model from its config and loads a checkpoint safely;
+``detect_video`` streams a video and yields, for every keyframe, the person boxes with
+their 80 action scores and top actions.
+
+How ``detect_video`` keeps memory bounded and the model busy: one background thread
+decodes the video front to back, keeps only the frames that a pending keyframe's clip
+needs (about the clip's span, ~2.6 s for 16×4 clips), runs the person detector on each
+keyframe and the config's test pipeline on its clip, and hands finished inputs to the
+caller's thread through a bounded queue; the caller's thread runs only the model. Decoding
+and detection of the next keyframes overlap the model's forward pass (torch, OpenCV and
+the decoder release the GIL).
+"""
+import math
+import os
+import queue
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dataset import Compose
+from torch import nn
+
+from videomae_det.apis.action_names import AVA_ACTION_NAMES, NUM_ACTIONS, read_label_map
+from videomae_det.apis.video_stream import Keyframe, VideoStream, keyframe_schedule
+from videomae_det.models.checkpoint import safe_torch_load
+from videomae_det.registry import MODELS
+from videomae_det.structures import normalize_boxes
+
+PathLike = Union[str, os.PathLike]
+
+# The frame rate of the clips the models are trained on (AVA clips are re-encoded at
+# 25 fps); ``frame_interval`` in a config counts frames at this rate.
+TRAIN_CLIP_FPS = 25.0
+
+
+# ---------------------------------------------------------------------------------------
+# Model
+# ---------------------------------------------------------------------------------------
+
+
+def init_detector(config: Union[PathLike, Config, None], checkpoint: Optional[PathLike] = None,
+                  device: Union[str, torch.device] = 'cpu') -> nn.Module:
+    """Build the detector of ``config`` and load ``checkpoint`` into it.
+
+    Args:
+        config: a config file or :class:`Config`; None takes the config text a training
+            checkpoint keeps in ``meta['cfg']``.
+        checkpoint: weights saved by our training (``{'state_dict': ..., 'meta': ...}``) or a
+            bare state dict; read with ``torch.load(weights_only=True)`` (no pickled code
+            runs). None leaves the model randomly initialised.
+        device: where the model runs.
+
+    Returns:
+        the model in eval mode on ``device``, with its config as ``model.cfg``.
+
+    Raises:
+        ValueError: the checkpoint does not fit the model (names the file and the keys).
+    """
+    ckpt = safe_torch_load(checkpoint) if checkpoint is not None else None
+    if config is None:
+        cfg_text = (ckpt or {}).get('meta', {}).get('cfg') if isinstance(ckpt, dict) else None
+        if not cfg_text:
+            raise ValueError(f'no config given and {checkpoint} keeps none in meta["cfg"]')
+        cfg = Config.fromstring(cfg_text, file_format='.py')
+    elif isinstance(config, Config):
+        cfg = config
+    else:
+        cfg = Config.fromfile(os.fspath(config))
+    # built without init_weights(): a backbone ``pretrained`` file is never read here, the
+    # checkpoint supersedes it
+    model = MODELS.build(cfg.model)
+    if ckpt is not None:
+        state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
+        if not isinstance(state_dict, dict):
+            raise ValueError(f'{checkpoint}: expected a state dict, got {type(state_dict).__name__}')
+        state_dict = {k[len('module.'):] if k.startswith('module.') else k: v
+                      for k, v in state_dict.items()}
+        result = model.load_state_dict(state_dict, strict=False)
+        if result.missing_keys or result.unexpected_keys:
+            raise ValueError(
+                f'{checkpoint} does not fit the model of the config: '
+                f'{len(result.missing_keys)} missing keys {result.missing_keys[:4]}, '
+                f'{len(result.unexpected_keys)} unexpected keys {result.unexpected_keys[:4]}')
+    model.cfg = cfg
+    return model.to(device).eval()
+
+
+# ---------------------------------------------------------------------------------------
+# Clip -> model input, through the config's own test pipeline
+# ---------------------------------------------------------------------------------------
+
+# Test-pipeline steps that read frames from disk: inference has the frames already, so the
+# pipeline is entered after the last of these.
+LOADING_TRANSFORMS = ('SampleAVAFrames', 'LoadAVAClip', 'LoadAVAFrames', 'DecordInit',
+                      'DecordDecode', 'RawFrameDecode', 'LoadClip', 'DecodeClip')
+
+
+def _type_name(step: dict) -> str:
+    t = step.get('type')
+    return t if isinstance(t, str) else getattr(t, '__name__', str(t))
+
+
+def _test_pipeline_cfg(cfg: Config) -> list:
+    if cfg.get('test_pipeline') is not None:
+        return list(cfg.test_pipeline)
+    for loader in ('test_dataloader', 'val_dataloader'):
+        dataset = cfg.get(loader, {}).get('dataset', {})
+        if dataset.get('pipeline') is not None:
+            return list(dataset['pipeline'])
+    raise ValueError('the config has no test_pipeline (nor test/val dataloader pipeline)')
+
+
+@dataclass
+class ClipSpec:
+    """How a clip is sampled: ``clip_len`` frames ``frame_interval`` frames apart at
+    ``clip_fps`` frames per second (the training clips' rate)."""
+    clip_len: int
+    frame_interval: int
+    clip_fps: float = TRAIN_CLIP_FPS
+
+
+def clip_spec_of(cfg: Config) -> ClipSpec:
+    """The clip sampling of a config: its test dataset's ``clip_len``/``frame_interval``
+    (or top-level ``clip_len``/``frame_interval``)."""
+    sources = [cfg.get('test_dataloader', {}).get('dataset', {}),
+               cfg.get('val_dataloader', {}).get('dataset', {}), cfg]
+    for src in sources:
+        if src.get('clip_len') is not None and src.get('frame_interval') is not None:
+            return ClipSpec(int(src['clip_len']), int(src['frame_interval']),
+                            float(src.get('clip_fps', TRAIN_CLIP_FPS)))
+    for step in _test_pipeline_cfg(cfg):
+        if 'clip_len' in step and 'frame_interval' in step:
+            return ClipSpec(int(step['clip_len']), int(step['frame_interval']))
+    raise ValueError('cannot tell the clip sampling (clip_len, frame_interval) from the config')
+
+
+def default_input_size(cfg: Config) -> int:
+    """The test-time short side of a config's pipeline (its ``Resize`` scale), rounded up
+    to a multiple of 16; 224 when the pipeline does not say."""
+    for step in _test_pipeline_cfg(cfg):
+        scale = step.get('scale')
+        if isinstance(scale, (int, float)):
+            side = int(scale)
+        elif isinstance(scale, (tuple, list)) and len(scale) == 2:
+            side = int(min(v for v in scale if v > 0)) if any(v > 0 for v in scale) else 0
+        else:
+            continue
+        if side > 0:
+            return -(-side // 16) * 16
+    return 224
+
+
+class ClipPreparer:
+    """Turns decoded frames + person boxes into the model's input sample, with the
+    config's test pipeline minus its loading steps (resize, box widening, packing).
+
+    Call it with the clip ``(T, H, W, 3)`` uint8 RGB and boxes ``(M, 4)`` xyxy pixels of
+    those frames; it returns ``dict(inputs=uint8 (3, T, H', W'), data_samples=...)`` ready
+    for ``model.test_step`` (as one element of the lists it batches).
+    """
+
+    def __init__(self, cfg: Config):
+        steps = _test_pipeline_cfg(cfg)
+        names = [_type_name(s) for s in steps]
+        loading = [i for i, n in enumerate(names) if n in LOADING_TRANSFORMS]
+        start = loading[-1] + 1 if loading else 0
+        self.steps = steps[start:]
+        self.pipeline = Compose(self.steps)
+
+    def __call__(self, clip: np.ndarray, boxes: np.ndarray, scores: np.ndarray,
+                 video_id: str, timestamp: float) -> dict:
+        h, w = clip.shape[1:3]
+        results = dict(
+            imgs=clip, proposals=np.asarray(boxes, np.float32).reshape(-1, 4),
+            proposal_scores=np.asarray(scores, np.float32).reshape(-1),
+            img_shape=(h, w), ori_shape=(h, w), original_shape=(h, w), movie=video_id,
+            timestamp=timestamp)
+        out = self.pipeline(results)
+        if out is None:
+            raise RuntimeError(f'the test pipeline dropped the clip of {video_id} at {timestamp}s')
+        return out
+
+
+# ---------------------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class KeyframeResult:
+    """The people at one keyframe and what they are doing.
+
+    Attributes:
+        video_id: the video's id (file stem unless given).
+        timestamp: seconds, ``time_offset`` + the keyframe's time in the video.
+        frame_index: the video frame the keyframe sits on.
+        boxes: float32 ``(M, 4)`` xyxy in pixels of the video.
+        boxes_norm: float32 ``(M, 4)`` xyxy normalised to [0, 1] by the video's width/height.
+        person_scores: float32 ``(M,)`` the person detector's scores.
+        action_scores: float32 ``(M, 80)``; column ``i`` is AVA action id ``i + 1`` (already
+            multiplied by the person score, as in AVA evaluation).
+        actions: per box, ``[(action_id, score), ...]`` above the threshold among the
+            reported action ids, highest first.
+        frames: with ``with_frames=True``, the ``(frame_index, RGB frame)`` pairs this
+            keyframe's results are shown on: from its frame up to the next keyframe's.
+    """
+    video_id: str
+    timestamp: float
+    frame_index: int
+    boxes: np.ndarray
+    boxes_norm: np.ndarray
+    person_scores: np.ndarray
+    action_scores: np.ndarray
+    actions: List[List[Tuple[int, float]]]
+    frames: Optional[List[Tuple[int, np.ndarray]]] = field(default=None, repr=False)
+
+
+def top_actions(scores: np.ndarray, threshold: float,
+                action_ids: Sequence[int]) -> List[List[Tuple[int, float]]]:
+    """Per row of ``scores`` (M, 80): ``(id, score)`` of ``action_ids`` scoring ≥ threshold,
+    highest first."""
+    ids = np.asarray(sorted(action_ids), np.int64)
+    out = []
+    for row in scores:
+        sub = row[ids - 1]
+        keep = np.nonzero(sub >= threshold)[0]
+        order = keep[np.argsort(-sub[keep], kind='stable')]
+        out.append([(int(ids[i]), float(sub[i])) for i in order])
+    return out
+
+
+def label_names_of(cfg: Optional[Config]) -> Dict[int, str]:
+    """Action ids a config's model is evaluated on -> names.
+
+    The label map named by the config (``label_map_file`` of its test/val evaluator or its
+    dataset) when there is one, else all 80 AVA actions.
+    """
+    if cfg is not None:
+        found = _find_key(cfg.to_dict() if hasattr(cfg, 'to_dict') else dict(cfg),
+                          'label_map_file')
+        if found and Path(found).is_file():
+            return read_label_map(found)
+    return dict(AVA_ACTION_NAMES)
+
+
+def _find_key(node, key):
+    if isinstance(node, dict):
+        for preferred in ('test_evaluator', 'val_evaluator', 'test_dataloader'):
+            if preferred in node:
+                hit = _find_key(node[preferred], key)
+                if hit:
+                    return hit
+        if isinstance(node.get(key), (str, os.PathLike)):
+            return os.fspath(node[key])
+        for value in node.values():
+            hit = _find_key(value, key)
+            if hit:
+                return hit
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            hit = _find_key(value, key)
+            if hit:
+                return hit
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# Streaming inference
+# ---------------------------------------------------------------------------------------
+
+_END = object()
+
+
+@dataclass
+class _Job:
+    keyframe: Keyframe
+    boxes: np.ndarray
+    scores: np.ndarray
+    sample: Optional[dict]
+
+
+class _Producer(threading.Thread):
+    """Decodes, detects people and prepares model inputs ahead of the model.
+
+    Puts, in keyframe order, ``_Job`` items and (with frames) ``('frames', k, list)`` items,
+    then either ``_END`` or the exception that stopped it, onto ``out``.
+    """
+
+    def __init__(self, stream: VideoStream, schedule: List[Keyframe], person_detector,
+                 preparer: ClipPreparer, video_id: str, time_offset: float, with_frames: bool,
+                 out: queue.Queue):
+        super().__init__(name='videomae-det-producer', daemon=True)
+        self.stream, self.schedule = stream, schedule
+        self.person_detector, self.preparer = person_detector, preparer
+        self.video_id, self.time_offset = video_id, time_offset
+        self.with_frames, self.out = with_frames, out
+        self.stop = threading.Event()
+
+    def _put(self, item) -> None:
+        while not self.stop.is_set():
+            try:
+                self.out.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped
+
+    def _job(self, kf: Keyframe, buffer: Dict[int, np.ndarray], last_index: int) -> _Job:
+        # a truncated video ends early: its last frame stands in for the missing ones
+        clip = np.stack([buffer[min(int(i), last_index)] for i in kf.clip_indices])
+        keyframe = buffer[min(kf.frame_index, last_index)]
+        timestamp = self.time_offset + kf.time
+        boxes, scores = self.person_detector(keyframe, video_id=self.video_id,
+                                             timestamp=timestamp)
+        sample = None
+        if len(boxes):
+            sample = self.preparer(clip, boxes, scores, self.video_id, timestamp)
+        return _Job(kf, boxes, scores, sample)
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except _Stopped:
+            pass
+        except BaseException as e:  # handed to the consumer, which raises it
+            try:
+                self._put(e)
+            except _Stopped:
+                pass
+
+    def _run(self) -> None:
+        schedule = self.schedule
+        # how many not-yet-prepared keyframes need each frame
+        uses: Dict[int, int] = {}
+        for kf in schedule:
+            for i in set(kf.clip_indices.tolist()) | {kf.frame_index}:
+                uses[i] = uses.get(i, 0) + 1
+        buffer: Dict[int, np.ndarray] = {}
+        shown: List[Tuple[int, np.ndarray]] = []  # frames of the keyframe being shown
+        next_job = shown_k = 0
+        last_index = -1
+
+        def release(kf: Keyframe):
+            for i in set(kf.clip_indices.tolist()) | {kf.frame_index}:
+                uses[i] -= 1
+                if uses[i] == 0:
+                    buffer.pop(i, None)
+
+        error = None
+        try:
+            for index, frame in self.stream:
+                last_index = index
+                if uses.get(index):
+                    buffer[index] = frame
+                if self.with_frames:
+                    while (shown_k + 1 < len(schedule)
+                           and index >= schedule[shown_k + 1].frame_index):
+                        self._put(('frames', shown_k, shown))
+                        shown, shown_k = [], shown_k + 1
+                    shown.append((index, frame))
+                while next_job < len(schedule) and schedule[next_job].last_frame <= index:
+                    self._put(self._job(schedule[next_job], buffer, index))
+                    release(schedule[next_job])
+                    next_job += 1
+        except Exception as e:  # noqa: BLE001 - a decode error ends the stream, see below
+            error = e
+        if error is not None and last_index >= 0:
+            # keep what was decoded: finish the keyframes that lie in it (their clips padded
+            # with the last good frame); later keyframes are lost
+            buffer.setdefault(last_index, frame)
+            while next_job < len(schedule) and schedule[next_job].frame_index <= last_index:
+                self._put(self._job(schedule[next_job], buffer, last_index))
+                release(schedule[next_job])
+                next_job += 1
+        if self.with_frames and shown and next_job > shown_k:
+            self._put(('frames', shown_k, shown))
+        self._put(error if error is not None else _END)
+
+
+class _Stopped(Exception):
+    """The consumer went away; the producer winds down."""
+
+
+def detect_video(model: nn.Module,
+                 video_path: PathLike,
+                 person_detector,
+                 keyframe_interval: float = 1.0,
+                 score_threshold: float = 0.3,
+                 *,
+                 video_id: Optional[str] = None,
+                 time_offset: float = 0.0,
+                 action_ids: Optional[Iterable[int]] = None,
+                 with_frames: bool = False,
+                 queue_size: int = 4) -> Iterator[KeyframeResult]:
+    """Detect people and their actions on a video, keyframe by keyframe.
+
+    Keyframes are every ``keyframe_interval`` seconds from the start (AVA: 1 per second).
+    Each keyframe's clip is sampled as in the model's config (e.g. 16 frames 4 apart at
+    25 fps, centred on the keyframe), resampled through time when the video has another
+    frame rate; the person detector runs on the keyframe; the model scores every box.
+
+    Args:
+        model: from :func:`init_detector` (``model.cfg`` holds its config).
+        video_path: any container OpenCV's FFmpeg reads (mp4, avi, mkv, ...).
+        person_detector: a callable ``(frame, video_id=, timestamp=) -> (boxes, scores)``,
+            see :mod:`videomae_det.apis.person_detectors`.
+        keyframe_interval: seconds between keyframes.
+        score_threshold: an action is listed in ``KeyframeResult.actions`` from this score.
+        video_id: the id results carry (and boxes files are looked up by); default: the
+            file name without extension.
+        time_offset: seconds added to keyframe times (e.g. the movie time of the first
+            frame of a cut-out segment).
+        action_ids: the action ids to report (default: those of the label map the config
+            names, else all 80).
+        with_frames: attach to each result the frames it is shown on (for drawing).
+        queue_size: prepared keyframes waiting for the model (bounds memory).
+
+    Yields:
+        :class:`KeyframeResult` in keyframe order.
+
+    Raises:
+        VideoDecodeError: the video cannot be opened, or decoding stops early (truncated or
+            corrupt file), naming the file and frame. In the latter case it is raised after
+            the results (and frames) of every keyframe that was decoded have been yielded.
+    """
+    stream = VideoStream(video_path)
+    cfg = model.cfg
+    spec = clip_spec_of(cfg)
+    schedule = keyframe_schedule(stream.num_frames, stream.fps, keyframe_interval,
+                                 spec.clip_len, spec.frame_interval, spec.clip_fps)
+    if action_ids is None:
+        action_ids = label_names_of(cfg).keys()
+    action_ids = sorted(set(int(a) for a in action_ids))
+    if video_id is None:
+        video_id = Path(video_path).stem
+    out: queue.Queue = queue.Queue(maxsize=queue_size)
+    producer = _Producer(stream, schedule, person_detector, ClipPreparer(cfg), video_id,
+                         time_offset, with_frames, out)
+    producer.start()
+    video_shape = (stream.height, stream.width)
+    results: Dict[int, KeyframeResult] = {}
+    frames: Dict[int, list] = {}
+    next_k = 0
+    try:
+        while True:
+            item = out.get()
+            if item is _END or isinstance(item, BaseException):
+                break
+            if isinstance(item, tuple):
+                frames[item[1]] = item[2]
+            else:
+                results[item.keyframe.index] = _score(model, item, video_id, time_offset,
+                                                      video_shape, score_threshold, action_ids)
+            while next_k in results and (not with_frames or next_k in frames):
+                result = results.pop(next_k)
+                result.frames = frames.pop(next_k, None)
+                next_k += 1
+                yield result
+        # the producer sends every keyframe's frames before ending; flush what is complete
+        while next_k in results:
+            result = results.pop(next_k)
+            result.frames = frames.pop(next_k, None)
+            next_k += 1
+            yield result
+        if isinstance(item, BaseException):
+            raise item
+    finally:
+        producer.stop.set()
+        producer.join()
+
+
+@torch.no_grad()
+def _score(model: nn.Module, job: _Job, video_id: str, time_offset: float,
+           video_shape: Tuple[int, int], threshold: float,
+           action_ids: Sequence[int]) -> KeyframeResult:
+    kf = job.keyframe
+    if job.sample is None:  # nobody on this keyframe: nothing to classify
+        boxes = np.zeros((0, 4), np.float32)
+        norm, person, scores = boxes, np.zeros((0,), np.float32), np.zeros(
+            (0, NUM_ACTIONS), np.float32)
+    else:
+        pred = model.test_step(dict(inputs=[job.sample['inputs']],
+                                    data_samples=[job.sample['data_samples']]))[0]
+        norm = pred.pred_bboxes.detach().cpu().float().numpy().reshape(-1, 4)
+        scores = pred.pred_scores.detach().cpu().float().numpy().reshape(-1, NUM_ACTIONS)
+        person = np.asarray(job.scores, np.float32)
+        h, w = video_shape
+        boxes = (norm * np.array([w, h, w, h], np.float32)).astype(np.float32)
+    return KeyframeResult(
+        video_id=video_id, timestamp=round(time_offset + kf.time, 6), frame_index=kf.frame_index,
+        boxes=boxes, boxes_norm=norm.astype(np.float32), person_scores=person,
+        action_scores=scores.astype(np.float32),
+        actions=top_actions(scores, threshold, action_ids))
+
+
+def count_keyframes(video_path: PathLike, model: nn.Module, keyframe_interval: float = 1.0) -> int:
+    """How many keyframes :func:`detect_video` will yield for a complete video."""
+    stream = VideoStream(video_path)
+    spec = clip_spec_of(model.cfg)
+    return len(keyframe_schedule(stream.num_frames, stream.fps, keyframe_interval,
+                                 spec.clip_len, spec.frame_interval, spec.clip_fps))
