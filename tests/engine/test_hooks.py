@@ -18,9 +18,10 @@ class _Regressor(BaseModel):
     def __init__(self):
         super().__init__()
         self.fc = nn.Linear(3, 1)
+        self.dropout = nn.Dropout(0.5)  # draws from torch's generator while training
 
     def forward(self, inputs, data_samples=None, mode='tensor'):
-        out = self.fc(torch.stack(inputs))
+        out = self.fc(self.dropout(torch.stack(inputs)))
         if mode == 'loss':
             return dict(loss=((out - 1) ** 2).mean())
         return [dict(value=float(v)) for v in out]
@@ -36,7 +37,8 @@ class _Points(torch.utils.data.Dataset):
         return len(self.x)
 
     def __getitem__(self, i):
-        return dict(inputs=self.x[i])
+        # an augmentation drawing from numpy's global generator, as pipelines do
+        return dict(inputs=self.x[i] * float(np.random.uniform(0.5, 1.5)))
 
 
 class _MeanMetric(BaseMetric):
@@ -49,7 +51,8 @@ class _MeanMetric(BaseMetric):
 
 def _runner(work_dir, max_epochs, resume=False):
     loader = dict(dataset=dict(type=_Points), batch_size=4, num_workers=0,
-                  sampler=dict(type='DefaultSampler', shuffle=False))
+                  sampler=dict(type='DefaultSampler', shuffle=True))
+    torch.manual_seed(0)  # the model is built here, before the Runner seeds
     return Runner(
         model=_Regressor(), work_dir=str(work_dir), train_dataloader=loader,
         val_dataloader=loader, val_evaluator=dict(type=_MeanMetric, prefix='ava'),
@@ -86,6 +89,22 @@ def test_checkpoints_load_weights_only_and_resume(tmp_path):
     assert runner.epoch == 3
     hist = runner.message_hub.get_scalar('train/loss')
     assert isinstance(hist, HistoryBuffer) and len(hist.data[0]) == 6  # 2 iters × 3 epochs
+
+
+def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_run(tmp_path):
+    straight = _runner(tmp_path / 'straight', max_epochs=3)
+    straight.train()
+    _runner(tmp_path / 'split', max_epochs=2).train()
+    resumed = _runner(tmp_path / 'split', max_epochs=3, resume=True)
+    resumed.train()
+    for (name, a), b in zip(straight.model.state_dict().items(),
+                            resumed.model.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+    # and a resume without the RNG states would not: the check above can fail
+    other = _runner(tmp_path / 'other', max_epochs=3)
+    np.random.seed(123)
+    other.train()
+    assert not torch.equal(other.model.fc.weight, straight.model.fc.weight)
 
 
 def test_failed_write_leaves_previous_checkpoint_intact(tmp_path, monkeypatch):

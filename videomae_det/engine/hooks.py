@@ -15,10 +15,19 @@ checkpoint without turning the safety off.
   (``HistoryBuffer`` -> a tagged dict of tensors, numpy scalars -> Python numbers, numpy
   arrays -> lists); after a load, the tagged dicts become ``HistoryBuffer`` again. The
   checkpoints therefore load with plain ``torch.load(path, weights_only=True)``: for
-  resume, for ``load_from``, for ``tools/test.py``, anywhere.
+  resume, for ``load_from``, for ``tools/test.py``, anywhere;
+* the random-number states (Python, numpy, torch CPU/CUDA) go into each checkpoint and are
+  restored on resume, and validation is made RNG-neutral (the states are put back after
+  each validation epoch), so a run resumed from epoch k continues exactly as the
+  uninterrupted run would have: same augmentations, same dropout, same final weights
+  (single process, ``num_workers=0`` or non-persistent workers, deterministic kernels).
+  Under DDP only rank 0 saves, so every rank restores rank 0's states: training continues
+  correctly but not bit-identically.
 """
 from pathlib import Path
 from typing import Any, Union
+
+import random
 
 import numpy as np
 import torch
@@ -83,6 +92,29 @@ def from_plain(obj: Any) -> Any:
     return obj
 
 
+def rng_state() -> dict:
+    """The states of every random generator training draws from, as tensors/plain values."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = dict(python=random.getstate(), torch=torch.get_rng_state(),
+                 numpy=dict(kind=kind, keys=torch.from_numpy(keys.astype(np.int64)), pos=pos,
+                            has_gauss=has_gauss, gauss=gauss))
+    if torch.cuda.is_available():
+        state['cuda'] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Inverse of :func:`rng_state` (CUDA states only if this process sees the same GPUs)."""
+    random.setstate(state['python'])
+    torch.set_rng_state(state['torch'])
+    np_state = state['numpy']
+    np.random.set_state((np_state['kind'], np_state['keys'].numpy().astype(np.uint32),
+                         np_state['pos'], np_state['has_gauss'], np_state['gauss']))
+    cuda = state.get('cuda')
+    if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+
+
 @HOOKS.register_module()
 class SafeCheckpointHook(CheckpointHook):
     """``CheckpointHook`` (same arguments) with atomic writes and weights-only-loadable files.
@@ -102,7 +134,24 @@ class SafeCheckpointHook(CheckpointHook):
         for key in ('meta', 'message_hub'):
             if key in checkpoint:
                 checkpoint[key] = to_plain(checkpoint[key])
+        checkpoint['rng_state'] = rng_state()
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         if 'message_hub' in checkpoint:
             checkpoint['message_hub'] = from_plain(checkpoint['message_hub'])
+        # only a resume continues the training stream; loading weights (load_from, test)
+        # must not replay another run's randomness
+        if 'rng_state' in checkpoint and getattr(runner, '_resume', False):
+            set_rng_state(checkpoint['rng_state'])
+
+    def before_val_epoch(self, runner) -> None:
+        self._rng_before_val = rng_state()
+
+    def after_val_epoch(self, runner, metrics) -> None:
+        # put the training stream back first: validation (its dataloader draws a seed) must
+        # not shift the randomness of the following training epochs, nor of the checkpoint
+        # the parent may re-save below
+        if getattr(self, '_rng_before_val', None) is not None:
+            set_rng_state(self._rng_before_val)
+            self._rng_before_val = None
+        super().after_val_epoch(runner, metrics)

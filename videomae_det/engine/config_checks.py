@@ -1,0 +1,150 @@
+"""Config loading and pre-flight checks shared by ``tools/train.py`` and ``tools/test.py``.
+
+Everything here runs before the model is built, so that a typo in ``--cfg-options`` or a
+dataset that is not in place stops the tool at once with one message, instead of a
+traceback minutes later.
+"""
+import difflib
+import inspect
+import os.path as osp
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+from mmengine.config import Config
+from mmengine.optim import AmpOptimWrapper
+
+DATA_HELP = (
+    'Put the data where the config says (data_root) or point the config elsewhere with '
+    "--cfg-options, following README.md, section 'Data':\n"
+    '  - AVA v2.2: prepare data/ava/{clips,annotations,boxes} with the scripts in tools/data/\n'
+    '  - mini-AVA (synthetic, minutes on a CPU): python tools/data/make_mini_ava.py data/mini_ava')
+
+
+class ConfigError(ValueError):
+    """A config file or option that cannot be used; the message says which and why."""
+
+
+class DataNotFoundError(FileNotFoundError):
+    """Data paths named by the config are missing; the message lists them and how to fix."""
+
+
+def load_config(path: str, cfg_options: Optional[Dict] = None) -> Config:
+    """Read a config file and merge ``--cfg-options`` (``{'a.b': value}``) into it.
+
+    Raises :class:`ConfigError` for a missing/broken file or an option key that is
+    neither in the config nor an argument of the class the enclosing dict builds.
+    """
+    if not osp.isfile(path):
+        raise ConfigError(f'config file not found: {path}')
+    try:
+        cfg = Config.fromfile(path)
+    except (ImportError, SyntaxError, NameError, AttributeError, KeyError) as err:
+        raise ConfigError(f'cannot read config {path}: {type(err).__name__}: {err}') from err
+    if cfg_options:
+        check_option_keys(cfg, cfg_options)
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def _accepts(obj_type, key: str) -> bool:
+    """Whether the class (or function) ``obj_type`` takes a keyword argument ``key``."""
+    if isinstance(obj_type, str) or obj_type is None:
+        return False
+    try:
+        params = inspect.signature(obj_type).parameters
+    except (TypeError, ValueError):
+        return False
+    return key in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+
+
+def check_option_keys(cfg: Config, cfg_options: Dict) -> None:
+    """Reject ``--cfg-options`` keys that would silently add an unused setting.
+
+    A key ``a.b.c`` is accepted when ``a.b`` exists and either already holds ``c`` or
+    builds a class (its ``type``) whose constructor takes ``c``. List items are addressed
+    by index (``train_dataloader.dataset.pipeline.0.scale``) as mmengine does.
+    """
+    for dotted in cfg_options:
+        node = cfg._cfg_dict if isinstance(cfg, Config) else cfg
+        parts = dotted.split('.')
+        for depth, part in enumerate(parts):
+            where = '.'.join(parts[:depth]) or '<config root>'
+            is_last = depth == len(parts) - 1
+            if isinstance(node, (list, tuple)):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ConfigError(
+                        f'--cfg-options {dotted}: {where} is a list of {len(node)} items; '
+                        f'{part!r} is not a valid index')
+                node = node[int(part)]
+                continue
+            if not isinstance(node, dict):
+                raise ConfigError(f'--cfg-options {dotted}: {where} is not a dict')
+            if part in node:
+                node = node[part]
+                continue
+            if is_last and depth > 0 and _accepts(node.get('type'), part):
+                break
+            close = difflib.get_close_matches(part, [str(k) for k in node], n=3)
+            hint = f' (did you mean {", ".join(close)}?)' if close else ''
+            raise ConfigError(f'--cfg-options {dotted}: {where} has no key {part!r}{hint}')
+
+
+def enable_amp(cfg: Config) -> None:
+    """Switch the optimizer wrapper to mixed precision (dynamic loss scale on CUDA)."""
+    cfg.optim_wrapper.type = AmpOptimWrapper
+    cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+
+def _resolve(root: Optional[str], path: str) -> str:
+    # mmengine's BaseDataset joins a relative ann_file with data_root; do the same
+    return path if osp.isabs(path) or not root else osp.join(root, path)
+
+
+def data_paths(cfg: Config, loaders: Sequence[str]) -> List[Tuple[str, str]]:
+    """(config key, file system path) of every input the named dataloaders and their
+    evaluators read: dataset ``ann_file``, ``proposal_file``, the clip folder
+    (``data_prefix``) and the metric's ``ann_file``/``label_map_file``/``exclude_file``.
+    """
+    found = []
+    for loader in loaders:
+        if cfg.get(loader) is None:
+            continue
+        dataset = cfg[loader]['dataset']
+        root = dataset.get('data_root')
+        key = f'{loader}.dataset'
+        for name in ('ann_file', 'proposal_file'):
+            if dataset.get(name):
+                found.append((f'{key}.{name}', _resolve(root, dataset[name])))
+        prefix = dataset.get('data_prefix')
+        prefix = prefix.get('video') if isinstance(prefix, dict) else prefix
+        if prefix:
+            found.append((f'{key}.data_prefix', _resolve(root, prefix)))
+        elif root:
+            found.append((f'{key}.data_root', root))
+        evaluator_key = loader.replace('dataloader', 'evaluator')
+        evaluators = cfg.get(evaluator_key) or []
+        for i, metric in enumerate(evaluators if isinstance(evaluators, list) else [evaluators]):
+            for name in ('ann_file', 'label_map_file', 'exclude_file'):
+                if metric.get(name):
+                    found.append((f'{evaluator_key}.{name}', metric[name]))
+    return found
+
+
+def check_data_paths(cfg: Config, loaders: Iterable[str]) -> None:
+    """Raise :class:`DataNotFoundError` naming every missing input of ``loaders``."""
+    missing = [(k, p) for k, p in data_paths(cfg, list(loaders)) if not osp.exists(p)]
+    if missing:
+        lines = '\n'.join(f'  {p}   ({k})' for k, p in missing)
+        raise DataNotFoundError(f'data not found:\n{lines}\n{DATA_HELP}')
+
+
+def check_pretrained(cfg: Config) -> None:
+    """The VideoMAE checkpoint the backbone starts from (``model.backbone.pretrained``)."""
+    path = cfg.model.get('backbone', {}).get('pretrained')
+    if path and not osp.isfile(path):
+        raise DataNotFoundError(
+            f'VideoMAE checkpoint not found: {path}   (model.backbone.pretrained)\n'
+            'Download a VideoMAE checkpoint (official pretrain or K400 fine-tuned, HuggingFace '
+            "or ours; README.md, section 'Checkpoints') to that path, point the config at it "
+            'with --cfg-options model.backbone.pretrained=PATH, or train from scratch with '
+            '--cfg-options model.backbone.pretrained=None')
+
