@@ -195,7 +195,7 @@ class VideoMAEPretrainer(BaseModel):
         return build_mask(self.mask_type, inputs.shape[0], self.token_grid(inputs),
                           self.mask_ratio, generator, inputs.device)
 
-    def _pixels_01(self, inputs: Tensor) -> Tensor:
+    def unit_pixels(self, inputs: Tensor) -> Tensor:
         """The preprocessor's normalisation undone: float (B, 3, T, H, W) in [0, 1] units."""
         mean = getattr(self.data_preprocessor, 'mean', None)
         std = getattr(self.data_preprocessor, 'std', None)
@@ -207,7 +207,7 @@ class VideoMAEPretrainer(BaseModel):
 
     def target_cubes(self, inputs: Tensor) -> Tensor:
         """Regression target for every cube: (B, N, tubelet * patch^2 * 3), ``(p c)`` order."""
-        cubes = patchify(self._pixels_01(inputs), self.patch_size, self.tubelet_size)
+        cubes = patchify(self.unit_pixels(inputs), self.patch_size, self.tubelet_size)
         if self.norm_target:
             cubes = normalize_cubes(cubes)
         return cubes.flatten(2)
@@ -264,7 +264,7 @@ class VideoMAEPretrainer(BaseModel):
         """Reconstructions for inspection; see the class docstring."""
         B = inputs.shape[0]
         pred = self.predict_hidden(inputs, mask).float()
-        cubes = patchify(self._pixels_01(inputs), self.patch_size, self.tubelet_size)
+        cubes = patchify(self.unit_pixels(inputs), self.patch_size, self.tubelet_size)
         predicted = _predicted(mask)
         hidden = cubes[predicted].reshape(B, -1, *cubes.shape[2:])  # (B, N_hid, P, C)
         pred_cubes = pred.reshape(hidden.shape)
