@@ -94,6 +94,39 @@ def _frame_shape(vr: decord.VideoReader, path: PathLike):
         raise VideoDecodeError(path, f'decoding failed ({_short(e)})') from e
 
 
+class VideoReader:
+    """An open video for several reads (e.g. to learn its length, then decode frames).
+
+    ``num_frames``, ``fps``: stream metadata. ``read(indices)``: as :func:`read_frames`.
+    Raises like :func:`read_frames` when opening.
+    """
+
+    def __init__(self, path: PathLike, num_threads: int = 1):
+        self.path = os.fspath(path)
+        self._vr = _open(path, num_threads=num_threads)
+        self.num_frames = len(self._vr)
+        self.fps = float(self._vr.get_avg_fps())
+
+    def read(self, indices: Sequence[int]) -> np.ndarray:
+        """Decode frames ``indices`` -> uint8 ``(len(indices), H, W, 3)`` RGB (see read_frames)."""
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if indices.size == 0:
+            h, w = _frame_shape(self._vr, self.path)
+            return np.zeros((0, h, w, 3), dtype=np.uint8)
+        bad = indices[(indices < 0) | (indices >= self.num_frames)]
+        if bad.size:
+            raise VideoDecodeError(
+                self.path, f'frame index {int(bad[0])} outside the video ({self.num_frames} frames)')
+        unique, inverse = np.unique(indices, return_inverse=True)
+        try:
+            frames = self._vr.get_batch(unique.tolist()).asnumpy()
+        except Exception as e:  # truncated/corrupt streams fail here, after a good open
+            raise VideoDecodeError(self.path, f'decoding failed ({_short(e)})') from e
+        if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[0] != unique.size:
+            raise VideoDecodeError(self.path, f'decoder returned an unexpected array {frames.shape}')
+        return frames[inverse]
+
+
 def read_frames(path: PathLike, indices: Sequence[int], num_threads: int = 1) -> np.ndarray:
     """Decode the frames at ``indices`` (0-based; any order, repeats allowed).
 
@@ -114,24 +147,7 @@ def read_frames(path: PathLike, indices: Sequence[int], num_threads: int = 1) ->
         VideoDecodeError: unreadable file, an index outside the video, or a decode failure
             (e.g. a truncated file), naming ``path``.
     """
-    indices = np.asarray(indices, dtype=np.int64).reshape(-1)
-    vr = _open(path, num_threads=num_threads)
-    num_frames = len(vr)
-    if indices.size == 0:
-        h, w = _frame_shape(vr, path)
-        return np.zeros((0, h, w, 3), dtype=np.uint8)
-    bad = indices[(indices < 0) | (indices >= num_frames)]
-    if bad.size:
-        raise VideoDecodeError(
-            path, f'frame index {int(bad[0])} outside the video ({num_frames} frames)')
-    unique, inverse = np.unique(indices, return_inverse=True)
-    try:
-        frames = vr.get_batch(unique.tolist()).asnumpy()
-    except Exception as e:  # truncated/corrupt streams fail here, after a good open
-        raise VideoDecodeError(path, f'decoding failed ({_short(e)})') from e
-    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[0] != unique.size:
-        raise VideoDecodeError(path, f'decoder returned an unexpected array {frames.shape}')
-    return frames[inverse]
+    return VideoReader(path, num_threads=num_threads).read(indices)
 
 
 # Encoder settings shared by every clip we write (mini-AVA, cut_clips): H.264 yuv420p for
@@ -140,6 +156,15 @@ def read_frames(path: PathLike, indices: Sequence[int], num_threads: int = 1) ->
 # index = time × fps.
 H264_ARGS = ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-preset', 'veryfast', '-g', '8',
              '-bf', '0', '-fps_mode', 'cfr', '-movflags', '+faststart']
+
+
+def one_second_segment_args(first_sec: int, fps: int = 25) -> List[str]:
+    """ffmpeg output options that split the encoded stream into 1-second files named
+    ``<sec>.mp4`` (``first_sec``, ``first_sec + 1``, ...), each starting with a key frame so
+    frame ``k`` of ``<sec>.mp4`` is time ``sec + k / fps``. Follow with ``<dir>/%d.mp4``."""
+    return ['-force_key_frames', f'expr:eq(mod(n,{fps}),0)', '-f', 'segment',
+            '-segment_time', '1', '-segment_start_number', str(first_sec),
+            '-reset_timestamps', '1', '-segment_format_options', 'movflags=+faststart']
 
 
 def ffmpeg_exe() -> str:

@@ -1,0 +1,443 @@
+"""AVA dataset: one sample per keyframe, a clip of frames centred on it and its person boxes.
+
+Boxes: xyxy pixels of the stored video throughout loading (the ``*_min.json`` stores
+[x, y, w, h] pixels of the stored clips); transforms then move them to network-input pixels.
+
+Clip sampling: ``clip_len`` frames ``frame_interval`` apart, keyframe at position
+``clip_len // 2`` (for 16×4: offsets −32 .. +28). ``frame_interval`` counts frames at
+``sample_fps`` (25 by default, the rate of the stored clips), so a 16×4 clip spans 2.56 s
+whatever the storage layout; for other layouts the nearest stored frame to each sampling
+time is decoded. Before the first or after the last stored frame of a movie the edge frame
+repeats.
+
+Storage layouts (``layout=``), paths relative to ``data_root``:
+
+``clips`` (default)
+    ``<clip_dir>/<movie>/<sec>.mp4``: 1-second clips at ``clip_fps`` (25); frame ``k`` of
+    ``<sec>.mp4`` is time ``sec + k / clip_fps``. The first and last stored seconds of a
+    movie are found by listing its folder.
+``frames``
+    ``<frame_dir>/<movie>/img_%05d.jpg`` at ``frame_fps`` (30), numbered from 1, the folder
+    starting at movie second ``frame_start_sec`` (900): the frame of time ``τ`` is
+    ``round((τ − 900) · 30) + 1``, so keyframe ``t`` is frame ``(t − 900) · 30 + 1`` (the
+    mmaction2/SlowFast convention for AVA frames cut from the 15-minute segments).
+``videos``
+    ``<video_dir>/<movie>.<ext>``: one video per movie whose time 0 is movie second
+    ``video_start_sec`` (0 for the raw AVA movies, 900 for the 15-minute cuts).
+"""
+import contextlib
+import io
+import logging
+import os
+from collections import defaultdict
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
+
+from videomae_det.datasets.ava_format import NUM_CLASSES, AVAFormatError, load_json
+from videomae_det.datasets.video_io import VideoDecodeError, VideoReader
+from videomae_det.registry import DATASETS
+
+
+class MissingClipError(FileNotFoundError):
+    """A stored clip/frame/video needed for a sample is absent."""
+
+
+def sampling_times(timestamp: float, clip_len: int, frame_interval: int,
+                   sample_fps: float) -> np.ndarray:
+    """Times (movie seconds) of the ``clip_len`` frames of the clip around keyframe
+    ``timestamp``; the keyframe is position ``clip_len // 2``. Shape (clip_len,)."""
+    offsets = (np.arange(clip_len) - clip_len // 2) * frame_interval
+    return timestamp + offsets / float(sample_fps)
+
+
+def nearest_frames(times: np.ndarray, fps: float, origin: float = 0.0, first: int = 0,
+                   last: Optional[int] = None) -> np.ndarray:
+    """Index of the stored frame nearest each time: ``round((τ − origin) · fps)``, clamped to
+    ``[first, last]`` (so frames beyond a movie's edges repeat the edge frame)."""
+    # +1e-6 keeps exact multiples (the common case) from rounding down through float error
+    idx = np.floor((np.asarray(times, np.float64) - origin) * fps + 0.5 + 1e-6).astype(np.int64)
+    return np.clip(idx, first, last if last is not None else np.iinfo(np.int64).max)
+
+
+def clip_frame_indices(times: np.ndarray, first_sec: int, last_sec: int,
+                       clip_fps: int = 25) -> List[Tuple[int, int]]:
+    """(second, frame within that second's clip) of each time in the ``clips`` layout.
+
+    ``first_sec``/``last_sec``: the movie's first and last stored clips; times outside
+    repeat the first frame of ``first_sec`` or the last frame of ``last_sec``.
+    """
+    glob = nearest_frames(times, clip_fps, 0.0, first_sec * clip_fps,
+                          last_sec * clip_fps + clip_fps - 1)
+    return [(int(g // clip_fps), int(g % clip_fps)) for g in glob]
+
+
+class _Layout:
+    """Finds and decodes the frames of one storage layout. Subclasses fill ``missing`` and
+    ``load``; directory listings are cached per process."""
+
+    def __init__(self, root: str, num_threads: int):
+        self.root = root
+        self.num_threads = num_threads
+        self._listing: Dict[str, Dict[str, str]] = {}
+
+    def _list(self, folder: str) -> Dict[str, str]:
+        if folder not in self._listing:
+            try:
+                names = os.listdir(folder)
+            except FileNotFoundError:
+                names = []
+            self._listing[folder] = {os.path.splitext(n)[0]: n for n in names
+                                     if not n.startswith('.')}
+        return self._listing[folder]
+
+    def missing(self, movie: str, timestamp: int, times: np.ndarray) -> List[Tuple[int, str]]:
+        """[(second, expected path)] of the files a sample needs that are absent."""
+        raise NotImplementedError
+
+    def load(self, movie: str, timestamp: int, times: np.ndarray) -> np.ndarray:
+        """uint8 (T, H, W, 3) RGB frames at ``times``."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _raise_missing(movie, sec, path):
+        raise MissingClipError(f'missing video data for movie {movie!r}, second {sec}: '
+                               f'expected {path}')
+
+
+class ClipsLayout(_Layout):
+
+    def __init__(self, root, num_threads, clip_fps: int = 25):
+        super().__init__(root, num_threads)
+        self.clip_fps = clip_fps
+
+    def _movie_seconds(self, movie: str) -> List[int]:
+        listing = self._list(os.path.join(self.root, movie))
+        return sorted(int(k) for k, n in listing.items() if k.isdigit() and n.endswith('.mp4'))
+
+    def _plan(self, movie, timestamp, times):
+        seconds = self._movie_seconds(movie)
+        if not seconds:
+            return None
+        return clip_frame_indices(times, seconds[0], seconds[-1], self.clip_fps), set(seconds)
+
+    def _path(self, movie, sec):
+        return os.path.join(self.root, movie, f'{sec}.mp4')
+
+    def missing(self, movie, timestamp, times):
+        plan = self._plan(movie, timestamp, times)
+        if plan is None:
+            return [(timestamp, os.path.join(self.root, movie) + os.sep)]
+        frames, present = plan
+        return [(sec, self._path(movie, sec))
+                for sec in sorted({s for s, _ in frames}) if sec not in present]
+
+    def load(self, movie, timestamp, times):
+        plan = self._plan(movie, timestamp, times)
+        if plan is None:
+            self._raise_missing(movie, timestamp, os.path.join(self.root, movie) + os.sep)
+        frames, present = plan
+        by_sec: Dict[int, List[int]] = defaultdict(list)
+        for sec, k in frames:
+            by_sec[sec].append(k)
+        decoded = {}
+        for sec, ks in by_sec.items():
+            path = self._path(movie, sec)
+            if sec not in present or not os.path.isfile(path):
+                self._raise_missing(movie, sec, path)
+            reader = VideoReader(path, num_threads=self.num_threads)
+            # a clip a frame short (rounding when it was cut) repeats its last frame
+            ks_clamped = [min(k, reader.num_frames - 1) for k in ks]
+            decoded[sec] = dict(zip(ks, reader.read(ks_clamped)))
+        return np.stack([decoded[sec][k] for sec, k in frames])
+
+
+class FramesLayout(_Layout):
+
+    def __init__(self, root, num_threads, frame_fps: float = 30.0, start_sec: float = 900.0,
+                 tmpl: str = 'img_{:05d}.jpg'):
+        super().__init__(root, num_threads)
+        self.frame_fps, self.start_sec, self.tmpl = frame_fps, start_sec, tmpl
+
+    def _numbers(self, movie, times):
+        listing = self._list(os.path.join(self.root, movie))
+        if not listing:
+            return None, listing
+        # frames are numbered 1..N; the count bounds the movie end
+        numbers = nearest_frames(times, self.frame_fps, self.start_sec, 0, len(listing) - 1) + 1
+        return numbers, listing
+
+    def missing(self, movie, timestamp, times):
+        numbers, listing = self._numbers(movie, times)
+        if numbers is None:
+            return [(timestamp, os.path.join(self.root, movie) + os.sep)]
+        names = set(listing.values())
+        return [(self._second(n), os.path.join(self.root, movie, self.tmpl.format(n)))
+                for n in sorted(set(numbers.tolist())) if self.tmpl.format(n) not in names]
+
+    def _second(self, number: int) -> int:
+        return int(self.start_sec + (number - 1) // self.frame_fps)
+
+    def load(self, movie, timestamp, times):
+        numbers, _ = self._numbers(movie, times)
+        if numbers is None:
+            self._raise_missing(movie, timestamp, os.path.join(self.root, movie) + os.sep)
+        cache = {}
+        for n in set(numbers.tolist()):
+            path = os.path.join(self.root, movie, self.tmpl.format(n))
+            img = cv2.imread(path, cv2.IMREAD_COLOR)
+            if img is None:
+                if not os.path.isfile(path):
+                    self._raise_missing(movie, self._second(n), path)
+                raise VideoDecodeError(path, 'not a readable image')
+            cache[n] = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        return np.stack([cache[n] for n in numbers.tolist()])
+
+
+class VideosLayout(_Layout):
+
+    def __init__(self, root, num_threads, start_sec: float = 0.0):
+        super().__init__(root, num_threads)
+        self.start_sec = start_sec
+
+    def _path(self, movie):
+        name = self._list(self.root).get(movie)
+        return os.path.join(self.root, name) if name else None
+
+    def missing(self, movie, timestamp, times):
+        path = self._path(movie)
+        return [] if path else [(timestamp, os.path.join(self.root, f'{movie}.<ext>'))]
+
+    def load(self, movie, timestamp, times):
+        path = self._path(movie)
+        if path is None:
+            self._raise_missing(movie, timestamp, os.path.join(self.root, f'{movie}.<ext>'))
+        reader = VideoReader(path, num_threads=self.num_threads)
+        idx = nearest_frames(times, reader.fps, self.start_sec, 0, reader.num_frames - 1)
+        return reader.read(idx)
+
+
+def _require(entry: dict, keys: Sequence[str], path: str, what: str, position: int):
+    absent = [k for k in keys if k not in entry]
+    if absent:
+        raise AVAFormatError(f'{path}: {what} #{position} (id {entry.get("id", "?")}) lacks '
+                             f'key(s) {absent}')
+
+
+def _clip_to_image(boxes: np.ndarray, width: float, height: float) -> Tuple[np.ndarray, int]:
+    """Clip xyxy pixel boxes (M, 4) to the image; returns (clipped, how many changed)."""
+    clipped = boxes.copy()
+    clipped[:, 0::2] = np.clip(clipped[:, 0::2], 0, width)
+    clipped[:, 1::2] = np.clip(clipped[:, 1::2], 0, height)
+    changed = int(np.any(np.abs(clipped - boxes) > 1e-6, axis=1).sum())
+    return clipped, changed
+
+
+@DATASETS.register_module()
+class AVAVideoDataset(BaseDataset):
+    """AVA-format spatio-temporal action detection, one sample per keyframe.
+
+    Each sample (before the pipeline) is a dict with ``imgs`` uint8 (T, H, W, 3) RGB,
+    ``movie``, ``timestamp``, ``img_id``, ``ori_shape`` = ``img_shape`` = (H, W) of the stored
+    video, ``proposals`` float64 (M, 4) xyxy stored-video pixels, ``proposal_scores`` (M,)
+    and, when boxes come from the ground truth, ``gt_labels`` float32 (M, 80) multi-hot
+    (column ``i`` = AVA id ``i + 1``).
+
+    Args:
+        ann_file: ``*_min.json`` (relative to ``data_root`` unless absolute).
+        data_root: dataset root, e.g. ``data/ava`` or ``data/mini_ava``.
+        proposal_file: person detections (COCO results JSON); when given, they replace the
+            ground-truth boxes (validation/test), keeping those with score ≥ ``det_score_thr``.
+        det_score_thr: detection score threshold.
+        pipeline: transforms (dicts or callables).
+        test_mode: mmengine test mode (no re-fetching of failed samples).
+        clip_len, frame_interval: T frames, ``frame_interval`` apart at ``sample_fps``.
+        layout: ``'clips'`` | ``'frames'`` | ``'videos'`` (module docstring).
+        clip_dir, clip_fps: ``clips`` layout folder (under ``data_root``) and frame rate.
+        frame_dir, frame_fps, frame_start_sec, frame_tmpl: ``frames`` layout.
+        video_dir, video_start_sec: ``videos`` layout.
+        skip_missing: drop samples whose stored video is missing (counted in the log)
+            instead of raising; while training, a sample that fails to decode is also
+            replaced by another one.
+        num_threads: decoder threads per read (1 suits DataLoader workers).
+    """
+
+    METAINFO = dict(num_classes=NUM_CLASSES)
+
+    def __init__(self,
+                 ann_file: str,
+                 data_root: str = '',
+                 proposal_file: Optional[str] = None,
+                 det_score_thr: float = 0.8,
+                 pipeline: Sequence[Union[dict, Callable]] = (),
+                 test_mode: bool = False,
+                 clip_len: int = 16,
+                 frame_interval: int = 4,
+                 sample_fps: float = 25.0,
+                 layout: str = 'clips',
+                 clip_dir: str = 'clips/trainval',
+                 clip_fps: int = 25,
+                 frame_dir: str = 'frames',
+                 frame_fps: float = 30.0,
+                 frame_start_sec: float = 900.0,
+                 frame_tmpl: str = 'img_{:05d}.jpg',
+                 video_dir: str = 'videos',
+                 video_start_sec: float = 0.0,
+                 skip_missing: bool = False,
+                 num_threads: int = 1,
+                 **kwargs):
+        if layout not in ('clips', 'frames', 'videos'):
+            raise ValueError(f"layout must be 'clips', 'frames' or 'videos'; got {layout!r}")
+        self.clip_len, self.frame_interval, self.sample_fps = clip_len, frame_interval, sample_fps
+        self.det_score_thr = det_score_thr
+        self.skip_missing = skip_missing
+        self.layout = layout
+        join = (lambda p: p if os.path.isabs(p) else os.path.join(data_root, p))
+        self.proposal_file = join(proposal_file) if proposal_file else None
+        if layout == 'clips':
+            self._layout = ClipsLayout(join(clip_dir), num_threads, clip_fps)
+        elif layout == 'frames':
+            self._layout = FramesLayout(join(frame_dir), num_threads, frame_fps,
+                                        frame_start_sec, frame_tmpl)
+        else:
+            self._layout = VideosLayout(join(video_dir), num_threads, video_start_sec)
+        self.num_skipped_decode = 0
+        super().__init__(ann_file=ann_file, data_root=data_root, pipeline=pipeline,
+                         test_mode=test_mode, **kwargs)
+
+    # ------------------------------------------------------------------ annotations
+    def load_data_list(self) -> List[dict]:
+        from pycocotools.coco import COCO
+        data = load_json(self.ann_file)
+        if not isinstance(data, dict) or 'images' not in data:
+            raise AVAFormatError(f'{self.ann_file}: expected a COCO-like object with "images"')
+        data.setdefault('annotations', [])
+        data.setdefault('categories', [dict(id=1, name='person')])
+        for i, img in enumerate(data['images']):
+            _require(img, ('id', 'movie', 'timestamp', 'width', 'height'), self.ann_file,
+                     'image', i)
+        image_ids = {img['id'] for img in data['images']}
+        for i, ann in enumerate(data['annotations']):
+            _require(ann, ('image_id', 'bbox'), self.ann_file, 'annotation', i)
+            if ann['image_id'] not in image_ids:
+                raise AVAFormatError(f'{self.ann_file}: annotation #{i} (id {ann.get("id")}) '
+                                     f'refers to unknown image_id {ann["image_id"]}')
+            if self.proposal_file is None:
+                _require(ann, ('action_ids',), self.ann_file, 'annotation', i)
+                bad = [a for a in ann['action_ids'] if not 1 <= int(a) <= NUM_CLASSES]
+                if bad:
+                    raise AVAFormatError(f'{self.ann_file}: annotation #{i} (id {ann.get("id")}) '
+                                         f'has action id(s) {bad} outside 1..{NUM_CLASSES}')
+        coco = COCO()
+        coco.dataset = data
+        with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
+            coco.createIndex()
+
+        detections = self._load_detections(image_ids) if self.proposal_file else None
+        n_clipped = n_empty = n_no_box = 0
+        data_list = []
+        images = sorted(coco.imgs.values(), key=lambda im: (str(im['movie']), int(im['timestamp'])))
+        for img in images:
+            h, w = int(img['height']), int(img['width'])
+            if detections is not None:
+                dets = detections.get(img['id'], [])
+                boxes = np.array([d[0] for d in dets], np.float64).reshape(-1, 4)
+                scores = np.array([d[1] for d in dets], np.float64)
+                labels = None
+            else:
+                anns = coco.imgToAnns.get(img['id'], [])
+                boxes = np.array([a['bbox'] for a in anns], np.float64).reshape(-1, 4)
+                boxes[:, 2:] += boxes[:, :2]
+                scores = np.ones(len(anns))
+                labels = np.zeros((len(anns), NUM_CLASSES), np.float32)
+                for j, a in enumerate(anns):
+                    labels[j, np.asarray(a['action_ids'], np.int64) - 1] = 1
+            boxes, changed = _clip_to_image(boxes, w, h)
+            n_clipped += changed
+            keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+            n_empty += int((~keep).sum())
+            if not keep.any():
+                n_no_box += 1
+                continue
+            info = dict(img_id=img['id'], movie=str(img['movie']), timestamp=int(img['timestamp']),
+                        ori_shape=(h, w), img_shape=(h, w), proposals=boxes[keep],
+                        proposal_scores=scores[keep])
+            if labels is not None:
+                info['gt_labels'] = labels[keep]
+            data_list.append(info)
+
+        source = self.proposal_file or self.ann_file
+        if n_clipped:
+            print_log(f'{n_clipped} box(es) in {source} extend outside their image; clipped to '
+                      f'the image', logger='current', level=logging.WARNING)
+        if n_empty:
+            print_log(f'{n_empty} box(es) in {source} have no area inside the image; dropped',
+                      logger='current', level=logging.WARNING)
+        print_log(f'{os.path.basename(self.ann_file)}: {len(data_list)} keyframes with boxes '
+                  f'({n_no_box} without boxes skipped)', logger='current')
+        if self.skip_missing:
+            data_list = self._drop_missing(data_list)
+        return data_list
+
+    def _load_detections(self, image_ids) -> Dict[int, List[Tuple[List[float], float]]]:
+        """{image id: [(box xyxy pixels, score)]} of detections with score ≥ threshold."""
+        dets = load_json(self.proposal_file)
+        if not isinstance(dets, list):
+            raise AVAFormatError(f'{self.proposal_file}: expected a COCO results list '
+                                 f'[{{image_id, bbox, score}}, ...]')
+        out: Dict[int, list] = defaultdict(list)
+        unknown = 0
+        for i, d in enumerate(dets):
+            _require(d, ('image_id', 'bbox', 'score'), self.proposal_file, 'detection', i)
+            if d['image_id'] not in image_ids:
+                unknown += 1
+                continue
+            if d['score'] >= self.det_score_thr:
+                x, y, w, h = d['bbox']
+                out[d['image_id']].append(([x, y, x + w, y + h], float(d['score'])))
+        if unknown:
+            print_log(f'{unknown} detection(s) in {self.proposal_file} refer to image ids absent '
+                      f'from {self.ann_file}; ignored', logger='current', level=logging.WARNING)
+        return out
+
+    def _drop_missing(self, data_list: List[dict]) -> List[dict]:
+        kept, dropped, examples = [], 0, []
+        for info in data_list:
+            missing = self._layout.missing(info['movie'], info['timestamp'], self._times(info))
+            if missing:
+                dropped += 1
+                if len(examples) < 3:
+                    examples.append(f'{info["movie"]} {info["timestamp"]}: {missing[0][1]}')
+            else:
+                kept.append(info)
+        if dropped:
+            print_log(f'skip_missing: {dropped} of {len(data_list)} keyframes skipped because '
+                      f'their video is missing, e.g. {"; ".join(examples)}', logger='current',
+                      level=logging.WARNING)
+        return kept
+
+    # ------------------------------------------------------------------ frames
+    def _times(self, info: dict) -> np.ndarray:
+        return sampling_times(info['timestamp'], self.clip_len, self.frame_interval,
+                              self.sample_fps)
+
+    def load_frames(self, info: dict) -> np.ndarray:
+        """uint8 (clip_len, H, W, 3) RGB frames of the clip around ``info``'s keyframe."""
+        return self._layout.load(info['movie'], info['timestamp'], self._times(info))
+
+    def prepare_data(self, idx: int):
+        results = self.get_data_info(idx)
+        try:
+            results['imgs'] = self.load_frames(results)
+        except (MissingClipError, VideoDecodeError) as e:
+            if self.skip_missing and not self.test_mode:
+                self.num_skipped_decode += 1
+                print_log(f'skip_missing: sample {idx} replaced ({e}); '
+                          f'{self.num_skipped_decode} so far in this worker', logger='current',
+                          level=logging.WARNING)
+                return None  # BaseDataset fetches another sample
+            raise
+        return self.pipeline(results)
