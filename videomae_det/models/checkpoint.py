@@ -1,6 +1,6 @@
 """Loading backbone weights from the checkpoints users bring, safely and loudly.
 
-Four sources are recognised, each with its own converter in
+Five sources are recognised, each with its own converter in
 :mod:`videomae_det.models.backbones.vit`:
 
 ========================  ==========================================================
@@ -11,6 +11,8 @@ Four sources are recognised, each with its own converter in
 ``huggingface``           a ``save_pretrained`` directory of ``transformers`` VideoMAE
                           (``model.safetensors``, sharded safetensors or
                           ``pytorch_model.bin``), or one such weights file
+``mmaction2``             an mmaction2 VideoMAE checkpoint (``backbone.patch_embed.projection``,
+                          ``mlp.layers.*``, ``cls_head.*``)
 ``ours``                  our checkpoints: a bare state dict, ``{'state_dict': ...}`` from
                           mmengine, with ``backbone.`` (detector) or ``encoder.`` (our MAE
                           pretraining model) prefixes
@@ -31,7 +33,8 @@ import torch
 from mmengine.logging import print_log
 from torch import Tensor, nn
 
-from videomae_det.models.backbones.vit import (convert_huggingface, convert_official_finetune,
+from videomae_det.models.backbones.vit import (convert_huggingface, convert_mmaction2,
+                                               convert_official_finetune,
                                                convert_official_pretrain, convert_ours)
 
 PathLike = Union[str, os.PathLike]
@@ -44,6 +47,7 @@ CONVERTERS: Dict[str, Callable[[StateDict], Tuple[StateDict, Dict[str, str]]]] =
     'official_pretrain': convert_official_pretrain,
     'official_finetune': convert_official_finetune,
     'huggingface': convert_huggingface,
+    'mmaction2': convert_mmaction2,
     'ours': convert_ours,
 }
 
@@ -87,7 +91,7 @@ def safe_torch_load(path: PathLike):
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        UnsafeCheckpointError: the pickle asks for another global (names the file and it).
+        UnsafeCheckpointError: the pickle asks for other globals (names the file and them).
         ValueError: the file is not a readable torch checkpoint.
     """
     path = Path(path)
@@ -98,12 +102,32 @@ def safe_torch_load(path: PathLike):
             return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as e:
         raise UnsafeCheckpointError(
-            f'{path}: refused to load: it needs objects other than tensors, plain '
-            f'containers and argparse.Namespace, and unpickling them could run code. '
-            f'Re-save only the weights (a state dict) from a trusted environment. '
-            f'Detail: {str(e).splitlines()[0]}') from None
+            f'{path}: refused to load: it needs {_unsafe_globals(path, e)}, which could run '
+            f'code while unpickling; only tensors, plain containers and argparse.Namespace '
+            f'are allowed. If the file comes from your own trusted training run (mmengine '
+            f'also saves its MessageHub with numpy objects), extract the weights once with '
+            f'`python tools/convert_checkpoint.py {path} OUT --trust-pickle`.') from None
     except (RuntimeError, EOFError, OSError) as e:
         raise ValueError(f'{path}: not a readable torch checkpoint ({e})') from None
+
+
+def _unsafe_globals(path: Path, error: Exception) -> str:
+    # scans the pickle opcodes only, nothing is executed
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # legacy (non-zip) format: fall back to torch's message
+        return str(error).strip().splitlines()[-1]
+    names = [n for n in names if n != 'argparse.Namespace']
+    return ', '.join(names) if names else 'objects other than tensors'
+
+
+def trusted_torch_load(path: PathLike):
+    """Full ``torch.load`` (runs the file's pickle): ONLY for checkpoints your own runs
+    wrote, e.g. mmengine Runner checkpoints whose MessageHub the safe loader refuses."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f'checkpoint not found: {path}')
+    return torch.load(path, map_location='cpu', weights_only=False)
 
 
 def _read_safetensors(path: Path) -> StateDict:
@@ -132,18 +156,21 @@ def _read_huggingface_dir(path: Path) -> StateDict:
         f'(none of {", ".join(_HF_WEIGHT_FILES)})')
 
 
-def _read_weights_file(path: Path):
+def _read_weights_file(path: Path, trust_pickle: bool = False):
     if path.suffix == '.safetensors':
         return _read_safetensors(path)
-    return safe_torch_load(path)
+    return trusted_torch_load(path) if trust_pickle else safe_torch_load(path)
 
 
-def read_checkpoint(path: PathLike) -> Tuple[StateDict, str]:
-    """Read ``path`` and tell its source: -> (raw state dict, source name in CONVERTERS)."""
+def read_checkpoint(path: PathLike, trust_pickle: bool = False) -> Tuple[StateDict, str]:
+    """Read ``path`` and tell its source: -> (raw state dict, source name in CONVERTERS).
+
+    ``trust_pickle=True`` unpickles a torch file fully (see :func:`trusted_torch_load`).
+    """
     path = Path(path)
     if path.is_dir():
         return _flat_tensors(_read_huggingface_dir(path), path), 'huggingface'
-    ckpt = _read_weights_file(path)
+    ckpt = _read_weights_file(path, trust_pickle)
     if not isinstance(ckpt, Mapping):
         raise ValueError(f'{path}: expected a dict checkpoint, got {type(ckpt).__name__}')
     for container in ('module', 'model', 'state_dict'):
@@ -173,6 +200,8 @@ def _detect_source(state_dict: StateDict, container: str, path: Path) -> str:
 
     if any('embeddings.patch_embeddings.projection' in k for k in keys):
         return 'huggingface'
+    if any('patch_embed.projection.' in k for k in keys):
+        return 'mmaction2'
     if container in ('model', 'module'):
         # the official code saves {'model' | 'module': ..., 'args': Namespace, ...}
         if has('encoder.patch_embed.', 'module.encoder.patch_embed.'):
@@ -185,7 +214,7 @@ def _detect_source(state_dict: StateDict, container: str, path: Path) -> str:
     sample = ', '.join(sorted(keys)[:5])
     raise ValueError(
         f'{path}: not a VideoMAE checkpoint this loader knows (official pretrain/fine-tuned, '
-        f'HuggingFace, ours); first keys: {sample}')
+        f'HuggingFace, mmaction2, ours); first keys: {sample}')
 
 
 # ---------------------------------------------------------------------------------------
@@ -193,18 +222,21 @@ def _detect_source(state_dict: StateDict, container: str, path: Path) -> str:
 # ---------------------------------------------------------------------------------------
 
 
-def convert_checkpoint(path: PathLike) -> Tuple[StateDict, Dict[str, str], str]:
+def convert_checkpoint(path: PathLike,
+                       trust_pickle: bool = False) -> Tuple[StateDict, Dict[str, str], str]:
     """Read ``path`` and convert it to our key layout -> (state dict, dropped, source)."""
-    raw, source = read_checkpoint(path)
+    raw, source = read_checkpoint(path, trust_pickle)
     state_dict, dropped = CONVERTERS[source](raw)
     return state_dict, dropped, source
 
 
-def load_state_dict_checked(model: nn.Module, state_dict: StateDict,
-                            path: PathLike) -> Tuple[List[str], List[str]]:
+def load_state_dict_checked(model: nn.Module, state_dict: StateDict, path: PathLike,
+                            assign: bool = False) -> Tuple[List[str], List[str]]:
     """Load matching keys; a shape mismatch raises one error naming file, key and shapes.
 
     Returns (missing, unexpected) key lists; loading is partial only in that reported way.
+    ``assign`` (see ``nn.Module.load_state_dict``) suits a model built on the meta device
+    only to check a checkpoint.
     """
     own = model.state_dict()
     for key, value in state_dict.items():
@@ -213,7 +245,7 @@ def load_state_dict_checked(model: nn.Module, state_dict: StateDict,
                 f'{path}: {key!r} has shape {tuple(value.shape)} in the checkpoint but '
                 f'{tuple(own[key].shape)} in the model (a checkpoint of another size, '
                 f'e.g. ViT-L into ViT-B, or a different patch/tubelet size?)')
-    result = model.load_state_dict(state_dict, strict=False)
+    result = model.load_state_dict(state_dict, strict=False, assign=assign)
     return list(result.missing_keys), list(result.unexpected_keys)
 
 

@@ -246,7 +246,8 @@ class VisionTransformer(BaseModule):
         # fixed, never stored in checkpoints (the official ones do not hold it either)
         self.register_buffer(
             'pos_embed', sinusoid_table(math.prod(self.grid_size), embed_dim), persistent=False)
-        dpr = torch.linspace(0, drop_path_rate, depth).tolist()
+        # stochastic depth rising linearly over the blocks (plain floats: works on 'meta')
+        dpr = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]
         self.blocks = nn.ModuleList([
             Block(embed_dim, num_heads, mlp_ratio, qkv_bias, dpr[i], attn_drop_rate, norm_eps,
                   fused_attn) for i in range(depth)
@@ -509,6 +510,34 @@ def convert_huggingface(state_dict: StateDict) -> Converted:
         if any(p is None for p in parts):
             raise ValueError(f'encoder.layer.{i}: query/key/value weights incomplete')
         out[f'blocks.{i}.attn.qkv.weight'] = torch.cat(parts, dim=0)
+    return out, dropped
+
+
+# mmaction2 ``VisionTransformer`` (mmcv PatchEmbed / FFN) sub-module -> ours
+MMACTION2_NAMES = {
+    'patch_embed.projection.': 'patch_embed.proj.',
+    '.mlp.layers.0.0.': '.mlp.fc1.',
+    '.mlp.layers.1.': '.mlp.fc2.',
+}
+
+
+def convert_mmaction2(state_dict: StateDict) -> Converted:
+    """mmaction2 VideoMAE checkpoints (``state_dict`` with ``backbone.*``, ``cls_head.*``).
+
+    mmaction2 stores the sinusoid table as a buffer (dropped: recomputed) and, for
+    mean-pooling models, ``fc_norm`` (dropped, as for the official fine-tuned files).
+    """
+    out, dropped = {}, {}
+    for key, value in _strip_ddp(state_dict).items():
+        name = key[len('backbone.'):] if key.startswith('backbone.') else key
+        if name == 'pos_embed':
+            dropped[key] = _POS_EMBED_REASON
+        elif name.startswith(('cls_head.', 'fc_norm.', 'data_preprocessor.')):
+            dropped[key] = 'classification head / pooling norm (the backbone has none)'
+        else:
+            for theirs, ours in MMACTION2_NAMES.items():
+                name = name.replace(theirs, ours)
+            out[name] = value
     return out, dropped
 
 

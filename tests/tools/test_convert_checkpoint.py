@@ -1,0 +1,74 @@
+"""tools/convert_checkpoint.py: any known source -> a plain state dict in our layout."""
+import argparse
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+from videomae_det.models import build_backbone, load_pretrained
+
+TOOL = Path(__file__).resolve().parents[2] / 'tools' / 'convert_checkpoint.py'
+
+
+@pytest.fixture(scope='module')
+def tool():
+    spec = importlib.util.spec_from_file_location('convert_checkpoint', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def vit_s_state():
+    torch.manual_seed(0)
+    return build_backbone('vit_small').state_dict()  # real ViT-S sizes, 22M weights
+
+
+def test_official_finetuned_file_to_our_layout(tool, vit_s_state, tmp_path, capsys):
+    weights = {k: v for k, v in vit_s_state.items() if not k.startswith('norm.')}
+    weights.update({'fc_norm.weight': torch.ones(384), 'fc_norm.bias': torch.zeros(384),
+                    'head.weight': torch.zeros(400, 384), 'head.bias': torch.zeros(400)})
+    src, out = tmp_path / 'vit_s_k400.pth', tmp_path / 'out' / 'vit_s.pth'
+    torch.save({'module': weights, 'args': argparse.Namespace(model='vit_small')}, src)
+    assert tool.main([str(src), str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert 'source official_finetune, arch vit_small' in printed
+    assert 'missing norm.weight' in printed and 'dropped head.weight' in printed
+    converted = torch.load(out, weights_only=True)  # a plain state dict
+    assert converted.keys() == vit_s_state.keys() - {'norm.weight', 'norm.bias'}
+    for key, value in converted.items():
+        assert torch.equal(value, vit_s_state[key]), key
+    # and our loader takes it back as one of ours
+    model = build_backbone('vit_small')
+    report = load_pretrained(model, out)
+    assert report.source == 'ours' and report.unexpected == []
+
+
+def test_wrong_arch_or_unknown_keys_write_nothing(tool, vit_s_state, tmp_path, capsys):
+    src, out = tmp_path / 'vit_s.pth', tmp_path / 'out.pth'
+    torch.save(vit_s_state, src)
+    assert tool.main([str(src), str(out), '--arch', 'vit_base']) == 1
+    err = capsys.readouterr().err
+    assert "vit_s.pth: 'patch_embed.proj.weight' has shape (384, 3, 2, 16, 16)" in err
+    torch.save({**vit_s_state, 'blocks.0.attn.gamma': torch.ones(384)}, src)
+    assert tool.main([str(src), str(out)]) == 1
+    assert 'blocks.0.attn.gamma' in capsys.readouterr().err
+    tiny = build_backbone('vit_small', embed_dim=48, depth=2, num_heads=3)
+    torch.save(tiny.state_dict(), src)
+    assert tool.main([str(src), str(out)]) == 1
+    assert 'match no variant' in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_trust_pickle_is_an_explicit_opt_in(tool, vit_s_state, tmp_path, capsys):
+    from mmengine.logging import MessageHub
+    hub = MessageHub.get_instance('test_convert_checkpoint')
+    hub.update_scalar('train/loss', 0.5)
+    src, out = tmp_path / 'epoch_3.pth', tmp_path / 'out.pth'
+    torch.save({'state_dict': {f'backbone.{k}': v for k, v in vit_s_state.items()},
+                'message_hub': hub.state_dict()}, src)
+    assert tool.main([str(src), str(out)]) == 1
+    assert 'refused' in capsys.readouterr().err and not out.exists()
+    assert tool.main([str(src), str(out), '--trust-pickle']) == 0
+    assert torch.load(out, weights_only=True).keys() == vit_s_state.keys()
