@@ -3,7 +3,9 @@ import pytest
 
 from videomae_det.datasets.unlabeled import (UnlabeledVideoDataset, VideoMultiScaleCrop,
                                              read_movie_list, window_indices)
+from videomae_det.datasets.transforms import Flip, PackActionInputs
 from videomae_det.datasets.video_io import VideoDecodeError, write_video
+from videomae_det.structures import ActionDataSample
 
 
 def grey_video(values, h=48, w=64):
@@ -68,7 +70,7 @@ def test_training_windows_are_random_but_inside_the_video(video_folder):
 
 def test_clips_layout_assembles_neighbouring_seconds(clip_store):
     ds = UnlabeledVideoDataset(str(clip_store), layout='clips', clip_len=4, frame_interval=3,
-                               movie_list=['m1'], test_mode=True)
+                               clip_fps=10, movie_list=['m1'], test_mode=True)
     assert len(ds) == 4
     out = ds[1]  # keyframe 901 = global frame 10; offsets -6, -3, 0, 3
     assert (out['movie'], out['timestamp']) == ('m1', 901)
@@ -120,3 +122,16 @@ def test_multi_scale_crop_resizes_to_a_square_from_one_crop_for_all_frames():
     assert len(sizes) > 1 and max(sizes) <= 120  # scales of min(H, W) = 120
     centre = VideoMultiScaleCrop(size=64, random=False)(dict(imgs=imgs.copy(), img_shape=(h, w)))
     assert abs(int(centre['imgs'][0, 32, 32, 0]) - 80) <= 2  # centred square crop
+
+
+def test_pipeline_packs_uint8_clips_and_an_empty_data_sample(video_folder):
+    pipeline = [dict(type=VideoMultiScaleCrop, size=32), dict(type=Flip, flip_ratio=0.5),
+                dict(type=PackActionInputs)]
+    ds = UnlabeledVideoDataset(str(video_folder), clip_len=4, frame_interval=2,
+                               pipeline=pipeline)
+    out = ds[0]
+    assert out['inputs'].shape == (3, 4, 32, 32) and str(out['inputs'].dtype) == 'torch.uint8'
+    sample = out['data_samples']
+    assert isinstance(sample, ActionDataSample)
+    assert sample.movie == 'a' and sample.img_shape == (32, 32)
+    assert 'proposals' not in sample and 'gt_labels' not in sample

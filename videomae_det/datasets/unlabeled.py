@@ -8,8 +8,9 @@ Two layouts:
   recipe: 16 frames at stride 4), test mode takes the centred window. Videos shorter than
   the window repeat their last frame.
 - ``layout='clips'``: the AVA clip store ``data_root/clips/trainval/<movie>/<sec>.mp4``
-  (1-second clips, see DESIGN.md). One sample per stored second; the window is centred on
-  that second's first frame and assembled from the neighbouring clips.
+  (1-second clips at ``clip_fps``). One sample per stored second; the window is centred on
+  that second's first frame and assembled from the neighbouring clips exactly as
+  ``AVAVideoDataset`` assembles a keyframe's clip (its ``ClipsLayout``).
 
 ``movie_list`` (a list of names or a CSV/text file whose first comma-separated field per
 line is a movie id, e.g. an AVA annotation CSV) restricts the samples to those movies
@@ -31,6 +32,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.dataset import BaseDataset
 
+from videomae_det.datasets.ava import make_layout, sampling_times
 from videomae_det.datasets.video_io import read_frames, video_info
 from videomae_det.registry import DATASETS, TRANSFORMS
 
@@ -76,6 +78,7 @@ class UnlabeledVideoDataset(BaseDataset):
         movie_list: restrict to these movies (see the module docstring); None = all.
         clip_len: frames per sample (T).
         frame_interval: stride between sampled frames, in stored frames.
+        clip_fps: frame rate of the stored 1-second clips (``'clips'``; 25 in AVA).
         pipeline: transforms over ``dict(imgs=(T, H, W, 3) uint8, ...)``.
         test_mode: centred, deterministic windows.
     """
@@ -87,6 +90,7 @@ class UnlabeledVideoDataset(BaseDataset):
                  movie_list: Union[str, Sequence[str], None] = None,
                  clip_len: int = 16,
                  frame_interval: int = 4,
+                 clip_fps: int = 25,
                  pipeline: Sequence = (),
                  test_mode: bool = False,
                  **kwargs):
@@ -98,6 +102,8 @@ class UnlabeledVideoDataset(BaseDataset):
         self.layout = layout
         self.clip_len = clip_len
         self.frame_interval = frame_interval
+        self.clip_fps = clip_fps
+        self._clip_layout = None  # built on first use, in the worker process
         self.movies = None if movie_list is None else read_movie_list(movie_list)
         if data_prefix is None:
             data_prefix = dict(video='clips/trainval' if layout == 'clips' else '')
@@ -131,10 +137,8 @@ class UnlabeledVideoDataset(BaseDataset):
         for movie in movies:
             seconds = sorted(int(p.stem) for p in (root / movie).glob('*.mp4')
                              if p.stem.isdigit())
-            for sec in seconds:
-                entries.append(dict(filename=str(root / movie / f'{sec}.mp4'), movie=movie,
-                                    timestamp=sec, movie_dir=str(root / movie),
-                                    first_sec=seconds[0], last_sec=seconds[-1]))
+            entries += [dict(filename=str(root / movie / f'{sec}.mp4'), movie=movie,
+                             timestamp=sec) for sec in seconds]
         return entries
 
     # ------------------------------------------------------------------ decoding
@@ -147,32 +151,15 @@ class UnlabeledVideoDataset(BaseDataset):
         return read_frames(info['filename'], idx)
 
     def _decode_clips(self, info: dict) -> np.ndarray:
-        """Window centred on the first frame of ``<sec>.mp4``, from neighbouring clips.
-
-        Stored clips are 1 second long at the same frame rate, so frame ``k`` seconds-relative
-        offset ``o`` lives in clip ``sec + floor(o / fps)``; offsets that fall into a clip
-        that is not stored (the ends of the segment) are clamped to the nearest stored frame.
-        """
-        sec = info['timestamp']
-        fps_frames = video_info(info['filename']).num_frames  # frames per 1-second clip
-        half = (self.clip_len // 2) * self.frame_interval
-        offsets = np.arange(self.clip_len) * self.frame_interval - half
-        global_idx = np.clip(sec * fps_frames + offsets, info['first_sec'] * fps_frames,
-                             (info['last_sec'] + 1) * fps_frames - 1)
-        clip_sec, local = np.divmod(global_idx, fps_frames)
-        frames = []
-        for s in np.unique(clip_sec):
-            path = os.path.join(info['movie_dir'], f'{int(s)}.mp4')
-            # a gap inside the segment: take the keyframe's own clip instead
-            src = int(s) if os.path.isfile(path) else sec
-            path = os.path.join(info['movie_dir'], f'{src}.mp4')
-            sel = clip_sec == s
-            n = video_info(path).num_frames if src != sec else fps_frames
-            frames.append((sel, read_frames(path, np.minimum(local[sel], n - 1))))
-        out = np.empty((self.clip_len, ) + frames[0][1].shape[1:], dtype=np.uint8)
-        for sel, f in frames:
-            out[sel] = f
-        return out
+        """Window centred on the first frame of ``<sec>.mp4``, assembled from neighbouring
+        clips by the AVA dataset's own clip layout (edge frames repeat at the ends of the
+        stored segment; a missing clip inside it raises ``MissingClipError``)."""
+        if self._clip_layout is None:
+            self._clip_layout = make_layout('clips', clip_dir=self.data_prefix['video'],
+                                            clip_fps=self.clip_fps)
+        times = sampling_times(info['timestamp'], self.clip_len, self.frame_interval,
+                               self.clip_fps)
+        return self._clip_layout.load(info['movie'], info['timestamp'], times)
 
     def get_data_info(self, idx: int) -> dict:
         info = super().get_data_info(idx)
