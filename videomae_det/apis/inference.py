@@ -95,17 +95,6 @@ def init_detector(config: Union[PathLike, Config, None], checkpoint: Optional[Pa
 # Clip -> model input, through the config's own test pipeline
 # ---------------------------------------------------------------------------------------
 
-# Test-pipeline steps that read frames from disk: inference has the frames already, so the
-# pipeline is entered after the last of these.
-LOADING_TRANSFORMS = ('SampleAVAFrames', 'LoadAVAClip', 'LoadAVAFrames', 'DecordInit',
-                      'DecordDecode', 'RawFrameDecode', 'LoadClip', 'DecodeClip')
-
-
-def _type_name(step: dict) -> str:
-    t = step.get('type')
-    return t if isinstance(t, str) else getattr(t, '__name__', str(t))
-
-
 def _test_pipeline_cfg(cfg: Config) -> list:
     if cfg.get('test_pipeline') is not None:
         return list(cfg.test_pipeline)
@@ -119,25 +108,23 @@ def _test_pipeline_cfg(cfg: Config) -> list:
 @dataclass
 class ClipSpec:
     """How a clip is sampled: ``clip_len`` frames ``frame_interval`` frames apart at
-    ``clip_fps`` frames per second (the training clips' rate)."""
+    ``sample_fps`` frames per second (the training clips' rate)."""
     clip_len: int
     frame_interval: int
-    clip_fps: float = TRAIN_CLIP_FPS
+    sample_fps: float = TRAIN_CLIP_FPS
 
 
 def clip_spec_of(cfg: Config) -> ClipSpec:
-    """The clip sampling of a config: its test dataset's ``clip_len``/``frame_interval``
-    (or top-level ``clip_len``/``frame_interval``)."""
-    sources = [cfg.get('test_dataloader', {}).get('dataset', {}),
-               cfg.get('val_dataloader', {}).get('dataset', {}), cfg]
-    for src in sources:
-        if src.get('clip_len') is not None and src.get('frame_interval') is not None:
-            return ClipSpec(int(src['clip_len']), int(src['frame_interval']),
-                            float(src.get('clip_fps', TRAIN_CLIP_FPS)))
-    for step in _test_pipeline_cfg(cfg):
-        if 'clip_len' in step and 'frame_interval' in step:
-            return ClipSpec(int(step['clip_len']), int(step['frame_interval']))
-    raise ValueError('cannot tell the clip sampling (clip_len, frame_interval) from the config')
+    """The clip sampling of a config: its test (else val) dataset's ``clip_len``,
+    ``frame_interval`` and ``sample_fps`` (``AVAVideoDataset`` defaults 16, 4, 25)."""
+    for loader in ('test_dataloader', 'val_dataloader'):
+        dataset = cfg.get(loader, {}).get('dataset', {})
+        if dataset:
+            return ClipSpec(int(dataset.get('clip_len', 16)),
+                            int(dataset.get('frame_interval', 4)),
+                            float(dataset.get('sample_fps', TRAIN_CLIP_FPS)))
+    raise ValueError('the config has no test_dataloader/val_dataloader dataset to tell the '
+                     'clip sampling (clip_len, frame_interval)')
 
 
 def default_input_size(cfg: Config) -> int:
@@ -157,8 +144,9 @@ def default_input_size(cfg: Config) -> int:
 
 
 class ClipPreparer:
-    """Turns decoded frames + person boxes into the model's input sample, with the
-    config's test pipeline minus its loading steps (resize, box widening, packing).
+    """Turns decoded frames + person boxes into the model's input sample with the config's
+    own test pipeline (resize, box widening, packing; the dataset, not the pipeline, loads
+    frames, so the whole pipeline applies).
 
     Call it with the clip ``(T, H, W, 3)`` uint8 RGB and boxes ``(M, 4)`` xyxy pixels of
     those frames; it returns ``dict(inputs=uint8 (3, T, H', W'), data_samples=...)`` ready
@@ -166,12 +154,7 @@ class ClipPreparer:
     """
 
     def __init__(self, cfg: Config):
-        steps = _test_pipeline_cfg(cfg)
-        names = [_type_name(s) for s in steps]
-        loading = [i for i, n in enumerate(names) if n in LOADING_TRANSFORMS]
-        start = loading[-1] + 1 if loading else 0
-        self.steps = steps[start:]
-        self.pipeline = Compose(self.steps)
+        self.pipeline = Compose(_test_pipeline_cfg(cfg))
 
     def __call__(self, clip: np.ndarray, boxes: np.ndarray, scores: np.ndarray,
                  video_id: str, timestamp: float) -> dict:
@@ -179,7 +162,7 @@ class ClipPreparer:
         results = dict(
             imgs=clip, proposals=np.asarray(boxes, np.float32).reshape(-1, 4),
             proposal_scores=np.asarray(scores, np.float32).reshape(-1),
-            img_shape=(h, w), ori_shape=(h, w), original_shape=(h, w), movie=video_id,
+            img_shape=(h, w), ori_shape=(h, w), movie=video_id,
             timestamp=timestamp)
         out = self.pipeline(results)
         if out is None:
@@ -433,7 +416,7 @@ def detect_video(model: nn.Module,
     cfg = model.cfg
     spec = clip_spec_of(cfg)
     schedule = keyframe_schedule(stream.num_frames, stream.fps, keyframe_interval,
-                                 spec.clip_len, spec.frame_interval, spec.clip_fps)
+                                 spec.clip_len, spec.frame_interval, spec.sample_fps)
     if action_ids is None:
         action_ids = label_names_of(cfg).keys()
     action_ids = sorted(set(int(a) for a in action_ids))
@@ -504,4 +487,4 @@ def count_keyframes(video_path: PathLike, model: nn.Module, keyframe_interval: f
     stream = VideoStream(video_path)
     spec = clip_spec_of(model.cfg)
     return len(keyframe_schedule(stream.num_frames, stream.fps, keyframe_interval,
-                                 spec.clip_len, spec.frame_interval, spec.clip_fps))
+                                 spec.clip_len, spec.frame_interval, spec.sample_fps))

@@ -7,14 +7,14 @@ only the frames that a pending keyframe's clip needs are kept (see
 decodes each frame once.
 
 Time conventions: a keyframe at ``time`` seconds (from the start of the video) sits on
-frame ``round(time × fps)``. Its clip takes ``clip_len`` frames spaced ``frame_interval``
-frames *of the training frame rate* (``clip_fps``, 25 for AVA clips) apart, centred on the
-keyframe as in training (offsets ``-clip_len // 2 … clip_len // 2 - 1`` steps); on a video
-at another frame rate each offset is converted through time, so the clip spans the same
-seconds the model was trained on. Indices before the first or after the last frame are
-clamped (edge frames repeat).
+frame ``round(time × fps)``. Its clip is sampled exactly as the training dataset samples
+its clips (``videomae_det.datasets.ava.sampling_times`` / ``nearest_frames``):
+``clip_len`` frames spaced ``frame_interval`` frames *of the training frame rate*
+(``sample_fps``, 25 for AVA clips) apart, keyframe at position ``clip_len // 2``; on a
+video at another frame rate each sampling time maps to the nearest frame, so the clip spans
+the same seconds the model was trained on. Indices before the first or after the last
+frame are clamped (edge frames repeat, as in the dataset).
 """
-import math
 import os
 from dataclasses import dataclass
 from typing import Iterator, List, Tuple, Union
@@ -22,13 +22,10 @@ from typing import Iterator, List, Tuple, Union
 import cv2
 import numpy as np
 
+from videomae_det.datasets.ava import nearest_frames, sampling_times
 from videomae_det.datasets.video_io import VideoDecodeError, VideoNotFoundError
 
 PathLike = Union[str, os.PathLike]
-
-
-def _round_half_up(x: float) -> int:
-    return int(math.floor(x + 0.5))
 
 
 class VideoStream:
@@ -111,20 +108,15 @@ class Keyframe:
 
 
 def clip_frame_indices(time: float, fps: float, num_frames: int, clip_len: int,
-                       frame_interval: int, clip_fps: float = 25.0) -> np.ndarray:
-    """Frame indices ``(clip_len,)`` of the clip centred on the keyframe at ``time`` s.
-
-    Step ``j`` sits at ``time + (j - clip_len // 2) × frame_interval / clip_fps`` seconds,
-    mapped to the nearest frame of a ``fps`` video and clamped to ``[0, num_frames)``.
-    """
-    steps = np.arange(clip_len) - clip_len // 2
-    times = time + steps * (frame_interval / clip_fps)
-    indices = np.floor(times * fps + 0.5).astype(np.int64)
-    return np.clip(indices, 0, num_frames - 1)
+                       frame_interval: int, sample_fps: float = 25.0) -> np.ndarray:
+    """Frame indices ``(clip_len,)`` of the clip around the keyframe at ``time`` s of a
+    ``fps`` video with ``num_frames`` frames (sampled as the training dataset does)."""
+    times = sampling_times(time, clip_len, frame_interval, sample_fps)
+    return nearest_frames(times, fps, 0.0, 0, num_frames - 1)
 
 
 def keyframe_schedule(num_frames: int, fps: float, interval: float, clip_len: int,
-                      frame_interval: int, clip_fps: float = 25.0) -> List[Keyframe]:
+                      frame_interval: int, sample_fps: float = 25.0) -> List[Keyframe]:
     """Keyframes every ``interval`` seconds from time 0 while they fall inside the video."""
     if not interval > 0:
         raise ValueError(f'keyframe interval must be > 0 seconds; got {interval}')
@@ -132,11 +124,11 @@ def keyframe_schedule(num_frames: int, fps: float, interval: float, clip_len: in
     k = 0
     while True:
         time = k * interval
-        frame_index = _round_half_up(time * fps)
+        frame_index = int(nearest_frames(np.array([time]), fps)[0])
         if frame_index >= num_frames:
             return schedule
         schedule.append(
             Keyframe(k, time, frame_index,
                      clip_frame_indices(time, fps, num_frames, clip_len, frame_interval,
-                                        clip_fps)))
+                                        sample_fps)))
         k += 1

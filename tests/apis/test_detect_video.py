@@ -1,0 +1,135 @@
+"""init_detector + detect_video end to end on real videos with a real (tiny) detector."""
+import numpy as np
+import pytest
+import torch
+
+from videomae_det.apis import (BoxesFilePersonDetector, HOGPersonDetector, detect_video,
+                               init_detector, label_names_of)
+from videomae_det.apis.inference import ClipPreparer, clip_spec_of
+from videomae_det.apis.video_stream import VideoStream, keyframe_schedule
+from videomae_det.datasets.ava_format import read_ground_truth_csv
+from videomae_det.datasets.video_io import VideoDecodeError
+from videomae_det.visualization.synthetic import write_synthetic_video
+
+
+@pytest.fixture(scope='module')
+def model(tiny_config, tiny_checkpoint):
+    return init_detector(tiny_config, tiny_checkpoint)
+
+
+def test_init_detector_loads_the_checkpoint(tiny_config, tiny_checkpoint, model):
+    state = torch.load(tiny_checkpoint, weights_only=True)['state_dict']
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, state[key])
+    assert not model.training
+    # the config kept in the checkpoint rebuilds the same model
+    again = init_detector(None, tiny_checkpoint)
+    torch.testing.assert_close(again.roi_head.fc_cls.weight, model.roi_head.fc_cls.weight)
+
+
+def test_init_detector_refuses_a_checkpoint_of_another_model(tiny_config, tmp_path):
+    torch.save(dict(state_dict={'backbone.foo': torch.zeros(2)}, meta={}), tmp_path / 'x.pth')
+    with pytest.raises(ValueError, match=r'x\.pth.*missing'):
+        init_detector(tiny_config, tmp_path / 'x.pth')
+
+
+def test_results_land_on_the_ground_truth_boxes(model, mini_ava_movie):
+    movie, first = mini_ava_movie['movie'], mini_ava_movie['first_sec']
+    detector = BoxesFilePersonDetector(mini_ava_movie['val_min_json'])
+    results = list(detect_video(model, mini_ava_movie['path'], detector, 1.0, 0.3,
+                                time_offset=first))
+    assert [r.timestamp for r in results] == list(range(first, first + 8))
+    assert [r.frame_index for r in results] == list(range(0, 200, 25))
+    gt = read_ground_truth_csv(mini_ava_movie['val_csv'])
+    checked = 0
+    for r in results:
+        assert r.video_id == movie
+        truth = np.array([box for box, _, _ in gt.persons.get((movie, r.timestamp), [])],
+                         np.float32).reshape(-1, 4)
+        assert len(r.boxes_norm) == len(truth)
+        # every output box is one ground-truth box (to the CSV's 3 decimals)
+        np.testing.assert_allclose(sorted(r.boxes_norm.tolist()), sorted(truth.tolist()),
+                                   atol=2e-3)
+        np.testing.assert_allclose(r.boxes, r.boxes_norm * [160, 120, 160, 120], atol=1e-3)
+        assert r.action_scores.shape == (len(truth), 80)
+        checked += len(truth)
+        for actions, scores in zip(r.actions, r.action_scores):
+            # only the label map's classes, above the threshold, highest first
+            assert all(a in label_names_of(model.cfg) and s >= 0.3 for a, s in actions)
+            assert [s for _, s in actions] == sorted((s for _, s in actions), reverse=True)
+            for a, s in actions:
+                assert s == pytest.approx(scores[a - 1])
+    assert checked >= 4
+
+
+def test_scores_equal_the_model_on_the_same_clip(model, mini_ava_movie):
+    """The streamed clip and input are exactly what the config's pipeline makes of the
+    frames the schedule names (no off-by-one in the ring buffer)."""
+    from videomae_det.datasets.video_io import read_frames
+    detector = BoxesFilePersonDetector(mini_ava_movie['val_min_json'])
+    first = mini_ava_movie['first_sec']
+    results = list(detect_video(model, mini_ava_movie['path'], detector, time_offset=first))
+    stream = VideoStream(mini_ava_movie['path'])
+    spec = clip_spec_of(model.cfg)
+    sched = keyframe_schedule(stream.num_frames, stream.fps, 1.0, spec.clip_len,
+                              spec.frame_interval)
+    r = next(r for r in results if len(r.boxes))
+    kf = sched[r.frame_index // 25]
+    # the same frames through OpenCV (decord differs in the last bit of colour conversion)
+    frames = dict(VideoStream(mini_ava_movie['path']))
+    clip = np.stack([frames[i] for i in kf.clip_indices])
+    assert np.abs(clip.astype(int) - read_frames(mini_ava_movie['path'],
+                                                 kf.clip_indices).astype(int)).mean() < 2
+    boxes, scores = detector(clip[spec.clip_len // 2], video_id=r.video_id,
+                             timestamp=r.timestamp)
+    sample = ClipPreparer(model.cfg)(clip, boxes, scores, r.video_id, r.timestamp)
+    with torch.no_grad():
+        pred = model.test_step(dict(inputs=[sample['inputs']],
+                                    data_samples=[sample['data_samples']]))[0]
+    np.testing.assert_allclose(r.action_scores, pred.pred_scores.numpy(), atol=1e-6)
+
+
+def test_thirty_fps_video_with_hog_and_frames_attached(model, tmp_path):
+    path = tmp_path / 'walk.avi'
+    write_synthetic_video(path, num_frames=75, fps=30, size=(320, 180), num_people=2)
+    results = list(detect_video(model, path, HOGPersonDetector(), keyframe_interval=0.5,
+                                with_frames=True))
+    assert [r.timestamp for r in results] == [0, 0.5, 1.0, 1.5, 2.0]
+    assert [r.frame_index for r in results] == [0, 15, 30, 45, 60]
+    # every frame is shown exactly once, with the latest keyframe's results
+    shown = [i for r in results for i, _ in r.frames]
+    assert shown == list(range(75))
+    assert [r.frames[0][0] for r in results] == [r.frame_index for r in results]
+    assert sum(len(r.boxes) for r in results) >= 5  # HOG finds the walkers
+    for r in results:
+        assert r.boxes.shape == (len(r.person_scores), 4)
+        assert r.action_scores.shape == (len(r.boxes), 80)
+
+
+def test_truncated_video_yields_what_was_decoded_then_raises(model, tmp_path):
+    path = tmp_path / 'cut.mkv'
+    write_synthetic_video(path, num_frames=100, fps=25, size=(160, 120), num_people=1)
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+    results = []
+    with pytest.raises(VideoDecodeError) as info:
+        for r in detect_video(model, path, HOGPersonDetector(), with_frames=True):
+            results.append(r)
+    assert 'cut.mkv' in str(info.value) and 'frame' in str(info.value)
+    decoded = int(str(info.value).split('frame ')[1].split(' ')[0])
+    assert 25 < decoded < 100
+    # keyframes inside the decoded part all came out, with every decoded frame
+    assert [r.frame_index for r in results] == list(range(0, decoded, 25))
+    assert [i for r in results for i, _ in r.frames] == list(range(decoded))
+
+
+def test_stopping_early_stops_the_decoder(model, tmp_path):
+    import threading
+    path = tmp_path / 'long.mp4'
+    write_synthetic_video(path, num_frames=250, fps=25, size=(96, 64), num_people=1)
+    before = threading.active_count()
+    gen = detect_video(model, path, HOGPersonDetector(), queue_size=1)
+    first = next(gen)
+    gen.close()
+    assert first.frame_index == 0
+    assert threading.active_count() == before
