@@ -1,5 +1,5 @@
 """Library API: build a detector from config + checkpoint and run it on a video."""
-from .action_names import AVA_ACTION_NAMES, read_label_map
+from .action_names import AVA_ACTION_NAMES
 from .inference import (KeyframeResult, count_keyframes, detect_video, init_detector,
                         label_names_of, top_actions)
 from .person_detectors import (BoxesFilePersonDetector, FasterRCNNPersonDetector,
@@ -8,7 +8,7 @@ from .results import ava_csv_text, results_to_dict, write_ava_csv, write_results
 from .video_stream import VideoStream, keyframe_schedule
 
 __all__ = [
-    'AVA_ACTION_NAMES', 'read_label_map', 'KeyframeResult', 'count_keyframes', 'detect_video',
+    'AVA_ACTION_NAMES', 'KeyframeResult', 'count_keyframes', 'detect_video',
     'init_detector', 'label_names_of', 'top_actions', 'BoxesFilePersonDetector',
     'FasterRCNNPersonDetector', 'HOGPersonDetector', 'build_person_detector', 'ava_csv_text',
     'results_to_dict', 'write_ava_csv', 'write_results_json', 'VideoStream', 'keyframe_schedule'

@@ -1,14 +1,12 @@
-"""Names of the 80 AVA v2.2 actions, and reading a label map (``.pbtxt``) for the ids a
-model is evaluated on.
+"""Names of the 80 AVA v2.2 actions.
 
 Ids are the raw AVA action ids 1..80; a model's score column ``i`` is action id ``i + 1``
 (see :class:`~videomae_det.structures.ActionDataSample`). The official evaluation label map
 (``videomae_det.assets.AVA_LABEL_MAP``) lists only 60 of the 80 ids; inference reports the
-ids of the label map a config names, or all 80 when it names none.
+ids of the label map a config names (read with
+``videomae_det.datasets.ava_format.read_label_map``), or all 80 when it names none.
 """
-import os
-import re
-from typing import Dict, Union
+from typing import Dict
 
 NUM_ACTIONS = 80
 
@@ -37,28 +35,3 @@ AVA_ACTION_NAMES: Dict[int, str] = {
     77: 'sing to (e.g., self, a person, a group)', 78: 'take (an object) from (a person)',
     79: 'talk to (e.g., self, a person, a group)', 80: 'watch (a person)',
 }
-
-_ITEM = re.compile(r'item\s*\{(.*?)\}', re.S)
-_NAME = re.compile(r'name:\s*"([^"]*)"')
-_ID = re.compile(r'\bid:\s*(\d+)')
-
-
-def read_label_map(path: Union[str, os.PathLike]) -> Dict[int, str]:
-    """Read an AVA label map (protobuf text: ``item { name: "..." id: N }``) -> {id: name}.
-
-    Raises:
-        ValueError: an item without a name or id, or an id outside 1..80, naming the file.
-    """
-    text = open(path, encoding='utf-8').read()
-    labels: Dict[int, str] = {}
-    for n, item in enumerate(_ITEM.findall(text), start=1):
-        name, ident = _NAME.search(item), _ID.search(item)
-        if name is None or ident is None:
-            raise ValueError(f'{path}: item {n} lacks a name or an id: {item.strip()!r}')
-        action_id = int(ident.group(1))
-        if not 1 <= action_id <= NUM_ACTIONS:
-            raise ValueError(f'{path}: item {n} has id {action_id}, outside 1..{NUM_ACTIONS}')
-        labels[action_id] = name.group(1)
-    if not labels:
-        raise ValueError(f'{path}: no "item {{ name: ... id: ... }}" entries found')
-    return labels

@@ -12,7 +12,6 @@ caller's thread through a bounded queue; the caller's thread runs only the model
 and detection of the next keyframes overlap the model's forward pass (torch, OpenCV and
 the decoder release the GIL).
 """
-import math
 import os
 import queue
 import threading
@@ -26,11 +25,11 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 from torch import nn
 
-from videomae_det.apis.action_names import AVA_ACTION_NAMES, NUM_ACTIONS, read_label_map
+from videomae_det.apis.action_names import AVA_ACTION_NAMES, NUM_ACTIONS
 from videomae_det.apis.video_stream import Keyframe, VideoStream, keyframe_schedule
+from videomae_det.datasets.ava_format import read_label_map
 from videomae_det.models.checkpoint import safe_torch_load
 from videomae_det.registry import MODELS
-from videomae_det.structures import normalize_boxes
 
 PathLike = Union[str, os.PathLike]
 

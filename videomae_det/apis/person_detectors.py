@@ -12,8 +12,6 @@ scores multiply the action scores (as detector scores do at AVA validation).
 - :class:`BoxesFilePersonDetector`: boxes the user already has (AVA CSV, our ``*_min.json``
   or a COCO results list), looked up by video id and timestamp.
 """
-import csv
-import json
 import math
 import os
 from collections import defaultdict
@@ -24,6 +22,7 @@ import numpy as np
 import torch
 from torchvision.ops import nms
 
+from videomae_det.datasets.ava_format import CSVBox, iter_csv_rows, load_json
 from videomae_det.structures import clip_boxes, denormalize_boxes, xywh_to_xyxy
 
 PathLike = Union[str, os.PathLike]
@@ -172,9 +171,10 @@ class BoxesFilePersonDetector:
     Formats (by extension):
 
     - ``.csv``: AVA rows ``video_id, timestamp, x1, y1, x2, y2[, action_id[, person_id]]``,
-      coordinates normalised to [0, 1]; the several rows of one person (one per action)
-      give one box; a 2-column row ``video_id, timestamp`` is a keyframe with no people.
-      CSV boxes carry no detector score: scores are 1.
+      whole-second timestamps, coordinates normalised to [0, 1] (read by
+      ``videomae_det.datasets.ava_format.iter_csv_rows``); the several rows of one person
+      (one per action) give one box; a 2-column row ``video_id, timestamp`` is a keyframe
+      with no people. CSV boxes carry no detector score: scores are 1.
     - ``.json``, a dict with ``images`` and ``annotations`` (our ``ava_*_min.json``): each
       image has ``movie``, ``timestamp``, ``width``, ``height``; each annotation an
       ``image_id`` and ``bbox`` ``[x, y, w, h]`` in pixels of that image (and an optional
@@ -218,40 +218,27 @@ class BoxesFilePersonDetector:
 
     def _read_csv(self):
         seen = set()
-        with open(self.path, newline='', encoding='utf-8') as f:
-            for line, row in enumerate(csv.reader(f), start=1):
-                if not row or not ''.join(row).strip():
-                    continue
-                where = f'{self.path}, line {line}'
-                if len(row) == 2:
-                    self._add(row[0], self._number(row[1], where, 'timestamp'))
-                    continue
-                if len(row) < 6:
-                    raise ValueError(f'{where}: expected video_id,timestamp,x1,y1,x2,y2[,...]; '
-                                     f'got {len(row)} columns: {row}')
-                ts = self._number(row[1], where, 'timestamp')
-                box = [self._number(v, where, 'box coordinate') for v in row[2:6]]
-                if not all(-0.01 <= v <= 1.01 for v in box):
-                    raise ValueError(f'{where}: CSV boxes are normalised to [0, 1]; got {box}')
-                key = (row[0], _time_key(ts), tuple(row[2:6]))
-                if key in seen:  # one row per action of the same person
-                    continue
+        for _, row in iter_csv_rows(self.path):
+            if not isinstance(row, CSVBox):  # a keyframe with nobody on it
+                self._add(*row)
+                continue
+            key = (row.movie, row.timestamp, row.box)
+            if key not in seen:  # an AVA file has one row per action of the same person
                 seen.add(key)
-                self._add(row[0], ts, box)
+                self._add(row.movie, row.timestamp, row.box)
 
     @staticmethod
-    def _number(text, where: str, what: str) -> float:
+    def _number(value, where: str, what: str) -> float:
         try:
-            value = float(text)
+            number = float(value)
         except (TypeError, ValueError):
-            raise ValueError(f'{where}: {what} {text!r} is not a number') from None
-        if not math.isfinite(value):
-            raise ValueError(f'{where}: {what} {text!r} is not finite')
-        return value
+            raise ValueError(f'{where}: {what} {value!r} is not a number') from None
+        if not math.isfinite(number):
+            raise ValueError(f'{where}: {what} {value!r} is not finite')
+        return number
 
     def _read_json(self, images_file: Optional[PathLike]):
-        with open(self.path, encoding='utf-8') as f:
-            data = json.load(f)
+        data = load_json(self.path)
         if isinstance(data, dict):
             if 'images' not in data or 'annotations' not in data:
                 raise ValueError(f'{self.path}: a JSON object must hold "images" and '
@@ -263,8 +250,7 @@ class BoxesFilePersonDetector:
         elif isinstance(data, list):
             images = None
             if images_file is not None:
-                with open(images_file, encoding='utf-8') as f:
-                    images = self._images(json.load(f).get('images', []), images_file)
+                images = self._images(load_json(images_file).get('images', []), images_file)
             self._read_entries(data, images, self.path)
         else:
             raise ValueError(f'{self.path}: expected a JSON object or list, '
