@@ -94,9 +94,15 @@ class _Layout:
                                      if not n.startswith('.')}
         return self._listing[folder]
 
-    def missing(self, movie: str, timestamp: int, times: np.ndarray) -> List[Tuple[int, str]]:
-        """[(second, expected path)] of the files a sample needs that are absent."""
+    def needed(self, movie: str, timestamp: int, times: np.ndarray) -> List[Tuple[int, str]]:
+        """[(movie second, path)] of the files the frames at ``times`` come from (the movie's
+        folder, ending in a separator, when the movie has no stored data at all)."""
         raise NotImplementedError
+
+    def missing(self, movie: str, timestamp: int, times: np.ndarray) -> List[Tuple[int, str]]:
+        """The entries of :meth:`needed` that are absent (by the cached folder listings)."""
+        return [(sec, path) for sec, path in self.needed(movie, timestamp, times)
+                if os.path.basename(path) not in self._list(os.path.dirname(path)).values()]
 
     def load(self, movie: str, timestamp: int, times: np.ndarray) -> np.ndarray:
         """uint8 (T, H, W, 3) RGB frames at ``times``."""
@@ -127,13 +133,11 @@ class ClipsLayout(_Layout):
     def _path(self, movie, sec):
         return os.path.join(self.root, movie, f'{sec}.mp4')
 
-    def missing(self, movie, timestamp, times):
+    def needed(self, movie, timestamp, times):
         plan = self._plan(movie, timestamp, times)
         if plan is None:
             return [(timestamp, os.path.join(self.root, movie) + os.sep)]
-        frames, present = plan
-        return [(sec, self._path(movie, sec))
-                for sec in sorted({s for s, _ in frames}) if sec not in present]
+        return [(sec, self._path(movie, sec)) for sec in sorted({s for s, _ in plan[0]})]
 
     def load(self, movie, timestamp, times):
         plan = self._plan(movie, timestamp, times)
@@ -170,13 +174,12 @@ class FramesLayout(_Layout):
         numbers = nearest_frames(times, self.frame_fps, self.start_sec, 0, len(listing) - 1) + 1
         return numbers, listing
 
-    def missing(self, movie, timestamp, times):
-        numbers, listing = self._numbers(movie, times)
+    def needed(self, movie, timestamp, times):
+        numbers, _ = self._numbers(movie, times)
         if numbers is None:
             return [(timestamp, os.path.join(self.root, movie) + os.sep)]
-        names = set(listing.values())
         return [(self._second(n), os.path.join(self.root, movie, self.tmpl.format(n)))
-                for n in sorted(set(numbers.tolist())) if self.tmpl.format(n) not in names]
+                for n in sorted(set(numbers.tolist()))]
 
     def _second(self, number: int) -> int:
         return int(self.start_sec + (number - 1) // self.frame_fps)
@@ -207,9 +210,9 @@ class VideosLayout(_Layout):
         name = self._list(self.root).get(movie)
         return os.path.join(self.root, name) if name else None
 
-    def missing(self, movie, timestamp, times):
-        path = self._path(movie)
-        return [] if path else [(timestamp, os.path.join(self.root, f'{movie}.<ext>'))]
+    def needed(self, movie, timestamp, times):
+        path = self._path(movie) or os.path.join(self.root, f'{movie}.<ext>')
+        return [(timestamp, path)]
 
     def load(self, movie, timestamp, times):
         path = self._path(movie)
@@ -218,6 +221,25 @@ class VideosLayout(_Layout):
         reader = VideoReader(path, num_threads=self.num_threads)
         idx = nearest_frames(times, reader.fps, self.start_sec, 0, reader.num_frames - 1)
         return reader.read(idx)
+
+
+def make_layout(layout: str, data_root: str = '', clip_dir: str = 'clips/trainval',
+                clip_fps: int = 25, frame_dir: str = 'frames', frame_fps: float = 30.0,
+                frame_start_sec: float = 900.0, frame_tmpl: str = 'img_{:05d}.jpg',
+                video_dir: str = 'videos', video_start_sec: float = 0.0,
+                num_threads: int = 1) -> _Layout:
+    """The frame finder/decoder of a storage layout (module docstring); folders are relative
+    to ``data_root`` unless absolute."""
+    def join(p):
+        return p if os.path.isabs(p) else os.path.join(data_root, p)
+
+    if layout == 'clips':
+        return ClipsLayout(join(clip_dir), num_threads, clip_fps)
+    if layout == 'frames':
+        return FramesLayout(join(frame_dir), num_threads, frame_fps, frame_start_sec, frame_tmpl)
+    if layout == 'videos':
+        return VideosLayout(join(video_dir), num_threads, video_start_sec)
+    raise ValueError(f"layout must be 'clips', 'frames' or 'videos'; got {layout!r}")
 
 
 def _require(entry: dict, keys: Sequence[str], path: str, what: str, position: int):
@@ -289,21 +311,16 @@ class AVAVideoDataset(BaseDataset):
                  skip_missing: bool = False,
                  num_threads: int = 1,
                  **kwargs):
-        if layout not in ('clips', 'frames', 'videos'):
-            raise ValueError(f"layout must be 'clips', 'frames' or 'videos'; got {layout!r}")
         self.clip_len, self.frame_interval, self.sample_fps = clip_len, frame_interval, sample_fps
         self.det_score_thr = det_score_thr
         self.skip_missing = skip_missing
         self.layout = layout
-        join = (lambda p: p if os.path.isabs(p) else os.path.join(data_root, p))
-        self.proposal_file = join(proposal_file) if proposal_file else None
-        if layout == 'clips':
-            self._layout = ClipsLayout(join(clip_dir), num_threads, clip_fps)
-        elif layout == 'frames':
-            self._layout = FramesLayout(join(frame_dir), num_threads, frame_fps,
-                                        frame_start_sec, frame_tmpl)
-        else:
-            self._layout = VideosLayout(join(video_dir), num_threads, video_start_sec)
+        self._layout = make_layout(layout, data_root, clip_dir, clip_fps, frame_dir, frame_fps,
+                                   frame_start_sec, frame_tmpl, video_dir, video_start_sec,
+                                   num_threads)
+        if proposal_file and not os.path.isabs(proposal_file):
+            proposal_file = os.path.join(data_root, proposal_file)
+        self.proposal_file = proposal_file
         self.num_skipped_decode = 0
         super().__init__(ann_file=ann_file, data_root=data_root, pipeline=pipeline,
                          test_mode=test_mode, **kwargs)

@@ -159,6 +159,35 @@ def write_ground_truth_csv(path: PathLike, keyframes: Sequence[Tuple[str, int]],
                     writer.writerow([movie, format_timestamp(t), *coords, action_id, pid])
 
 
+def read_detection_csv(path: PathLike) -> Dict[Tuple[str, int], List[Tuple[Tuple[float, ...], float]]]:
+    """Person detections in CSV: ``video_id,timestamp,x1,y1,x2,y2,score`` or with an (ignored,
+    possibly empty) action column before the score, boxes normalised xyxy.
+
+    Returns (movie, timestamp) -> [(box, score)]; a box repeated on several rows (one per
+    action, as some exporters write) is kept once with its highest score.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'detection CSV not found: {path}')
+    out: Dict[Tuple[str, int], Dict[Tuple[float, ...], float]] = {}
+    with open(path, newline='', encoding='utf-8') as f:
+        for line, cols in enumerate(csv.reader(f), start=1):
+            cols = [c.strip() for c in cols]
+            if not cols or all(c == '' for c in cols):
+                continue
+            if len(cols) not in (7, 8):
+                raise AVAFormatError(
+                    f'{path}, line {line}: expected 7 or 8 columns '
+                    f'(video_id,timestamp,x1,y1,x2,y2[,action_id],score), got {len(cols)}')
+            t = _parse_int(cols[1], path, line, 'timestamp')
+            box = tuple(_parse_float(v, path, line, n)
+                        for v, n in zip(cols[2:6], ('x1', 'y1', 'x2', 'y2')))
+            score = _parse_float(cols[-1], path, line, 'score')
+            boxes = out.setdefault((cols[0], t), {})
+            boxes[box] = max(score, boxes.get(box, -1.0))
+    return {k: list(v.items()) for k, v in out.items()}
+
+
 def read_timestamp_csv(path: PathLike) -> List[Tuple[str, int]]:
     """(movie, timestamp) pairs of a 2-column CSV such as the excluded-timestamps file."""
     out = []

@@ -10,9 +10,10 @@ rate H.264 files our tools write; ``get_batch`` seeks to the nearest key frame a
 forward, and was checked frame-exact on those files, see ``tests/datasets/test_video_io.py``).
 """
 import os
+import re
 import subprocess
 from pathlib import Path
-from typing import List, NamedTuple, Sequence, Union
+from typing import List, NamedTuple, Optional, Sequence, Union
 
 import decord
 import numpy as np
@@ -64,9 +65,12 @@ def _open(path: PathLike, num_threads: int) -> decord.VideoReader:
 
 
 def _short(e: Exception) -> str:
-    """decord messages carry a C++ source location and sometimes a stack; keep line one."""
+    """decord messages carry a time, a C++ source location and sometimes a stack; keep the
+    gist of line one."""
     text = str(e).strip().splitlines()
-    return text[0][:200] if text else type(e).__name__
+    if not text:
+        return type(e).__name__
+    return re.sub(r'^\[[\d:]+\]\s+\S+:\d+:\s*', '', text[0])[:200]
 
 
 def video_info(path: PathLike) -> VideoInfo:
@@ -125,6 +129,21 @@ class VideoReader:
         if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[0] != unique.size:
             raise VideoDecodeError(self.path, f'decoder returned an unexpected array {frames.shape}')
         return frames[inverse]
+
+
+def verify_video(path: PathLike, expected_frames: Optional[int] = None) -> Optional[str]:
+    """None if ``path`` opens, has ``expected_frames`` frames (when given) and its last frame
+    decodes (a truncated file fails there); otherwise the reason, for reports."""
+    try:
+        reader = VideoReader(path)
+        if expected_frames is not None and reader.num_frames != expected_frames:
+            return f'{reader.num_frames} frames, expected {expected_frames}'
+        if reader.num_frames == 0:
+            return 'video has no frames'
+        reader.read([reader.num_frames - 1])
+    except VideoDecodeError as e:
+        return e.reason
+    return None
 
 
 def read_frames(path: PathLike, indices: Sequence[int], num_threads: int = 1) -> np.ndarray:
