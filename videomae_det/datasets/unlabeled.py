@@ -62,7 +62,7 @@ def read_movie_list(movie_list: Union[str, os.PathLike, Sequence[str]]) -> List[
         if not movies:
             raise ValueError(f'movie_list file {path} lists no movie')
         return sorted(set(movies))
-    return sorted(set(movie_list))
+    return sorted({str(m) for m in movie_list})
 
 
 @DATASETS.register_module()
@@ -75,7 +75,8 @@ class UnlabeledVideoDataset(BaseDataset):
         data_prefix: ``dict(video=...)``, the folder under ``data_root`` that holds the
             videos (``'videos'``) or the per-movie clip folders (``'clips'``; default
             ``clips/trainval``).
-        movie_list: restrict to these movies (see the module docstring); None = all.
+        movie_list: restrict to these movies (see the module docstring); a relative file
+            path is relative to ``data_root``; None = all movies.
         clip_len: frames per sample (T).
         frame_interval: stride between sampled frames, in stored frames.
         clip_fps: frame rate of the stored 1-second clips (``'clips'``; 25 in AVA).
@@ -104,6 +105,8 @@ class UnlabeledVideoDataset(BaseDataset):
         self.frame_interval = frame_interval
         self.clip_fps = clip_fps
         self._clip_layout = None  # built on first use, in the worker process
+        if isinstance(movie_list, (str, os.PathLike)) and not os.path.isabs(movie_list):
+            movie_list = os.path.join(data_root, movie_list)  # relative to data_root
         self.movies = None if movie_list is None else read_movie_list(movie_list)
         if data_prefix is None:
             data_prefix = dict(video='clips/trainval' if layout == 'clips' else '')
