@@ -1,0 +1,133 @@
+"""tools/infer.py: annotated video, CSV and JSON from a video, on mp4/avi/mkv inputs."""
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / 'tools'))
+import infer  # noqa: E402
+
+from videomae_det.visualization.synthetic import write_synthetic_video  # noqa: E402
+
+
+def _tiny_config_text() -> str:
+    """The tiny detector config the API tests use (one definition for both suites)."""
+    spec = importlib.util.spec_from_file_location('apis_conftest',
+                                                  ROOT / 'tests' / 'apis' / 'conftest.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from videomae_det.assets import AVA_LABEL_MAP
+    return module.TINY_CONFIG.replace('LABEL_MAP', repr(str(AVA_LABEL_MAP)))
+
+
+@pytest.fixture(scope='module')
+def model_files(tmp_path_factory):
+    from mmengine.config import Config
+
+    from videomae_det.registry import MODELS
+    from videomae_det.utils.atomic import atomic_torch_save
+    root = tmp_path_factory.mktemp('model')
+    cfg_path = root / 'tiny.py'
+    cfg_path.write_text(_tiny_config_text())
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(str(cfg_path)).model)
+    torch.nn.init.normal_(model.roi_head.fc_cls.weight, std=0.5)
+    ckpt = root / 'tiny.pth'
+    atomic_torch_save(dict(state_dict=model.state_dict(), meta=dict(cfg=cfg_path.read_text())),
+                      ckpt)
+    return cfg_path, ckpt
+
+
+def _count(path):
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    return n, (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+
+
+@pytest.mark.parametrize('ext', ['.mp4', '.avi', '.mkv'])
+def test_annotated_video_and_results_from_each_container(tmp_path, model_files, ext, capsys):
+    cfg, ckpt = model_files
+    video = tmp_path / f'walkers{ext}'
+    write_synthetic_video(video, num_frames=62, fps=30, size=(320, 180), num_people=2)
+    out, csv_path, json_path = tmp_path / 'o.mp4', tmp_path / 'o.csv', tmp_path / 'o.json'
+    code = infer.main([str(video), '--config', str(cfg), '--checkpoint', str(ckpt), '--out',
+                       str(out), '--csv', str(csv_path), '--json', str(json_path),
+                       '--threshold', '0.2'])
+    assert code == 0
+    assert _count(out) == (62, (320, 180))  # every input frame, same size
+    data = json.loads(json_path.read_text())
+    assert [k['timestamp'] for k in data['keyframes']] == [0, 1, 2]
+    assert data['meta']['complete'] is True
+    people = [p for k in data['keyframes'] for p in k['people']]
+    assert people, 'HOG should find the walkers'
+    rows = csv_path.read_text().splitlines()
+    assert len(rows) == len(people) * 60  # the config's label map: the 60 AVA classes
+    assert all(r.startswith('walkers,') for r in rows)
+    assert {r.split(',')[1] for r in rows} <= {'0', '1', '2'}
+    assert 'frames/s' in capsys.readouterr().out
+
+
+def test_boxes_are_drawn_and_held_until_the_next_keyframe(tmp_path, model_files):
+    cfg, ckpt = model_files
+    video = tmp_path / 'plain.mkv'
+    frames = np.full((50, 120, 160, 3), 128, np.uint8)
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'MJPG'), 25, (160, 120))
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    boxes = tmp_path / 'boxes.json'
+    # a person only at keyframe 0 s: drawn on frames 0-24, gone from 25 on
+    boxes.write_text(json.dumps([dict(video_id='plain', timestamp=0, bbox=[40, 30, 60, 80],
+                                      score=1.0)]))
+    out = tmp_path / 'o.mp4'
+    assert infer.main([str(video), '--config', str(cfg), '--checkpoint', str(ckpt), '--out',
+                       str(out), '--detector', 'file', '--boxes', str(boxes)]) == 0
+    cap = cv2.VideoCapture(str(out))
+    drawn = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        drawn.append(np.abs(f.astype(int) - 128).max(axis=-1)[30:111, 40:101] > 40)
+    assert len(drawn) == 50
+    edges = np.array([d[:, 0].mean() for d in drawn])  # the box's left edge
+    assert (edges[:25] > 0.9).all() and (edges[25:] < 0.1).all()
+
+
+def test_truncated_input_writes_the_decoded_part_then_fails(tmp_path, model_files, capsys):
+    cfg, ckpt = model_files
+    video = tmp_path / 'cut.avi'
+    write_synthetic_video(video, num_frames=100, fps=25, size=(160, 120), num_people=1)
+    data = video.read_bytes()
+    video.write_bytes(data[:len(data) // 2])
+    out, json_path = tmp_path / 'o.mp4', tmp_path / 'o.json'
+    code = infer.main([str(video), '--config', str(cfg), '--checkpoint', str(ckpt), '--out',
+                       str(out), '--json', str(json_path)])
+    assert code == 1  # the exit status of the command
+    err = capsys.readouterr().err
+    assert 'cut.avi' in err and 'frame' in err
+    decoded = int(err.split('decoding stopped at frame ')[1].split(' ')[0])
+    assert 0 < decoded < 100
+    assert _count(out)[0] == decoded  # the partial annotated video is complete and playable
+    result = json.loads(json_path.read_text())
+    assert result['meta']['complete'] is False
+    assert [k['frame_index'] for k in result['keyframes']] == list(range(0, decoded, 25))
+
+
+def test_bad_arguments_and_missing_video(tmp_path, model_files, capsys):
+    cfg, ckpt = model_files
+    with pytest.raises(SystemExit):
+        infer.main([str(tmp_path / 'x.mp4'), '--config', str(cfg), '--checkpoint', str(ckpt)])
+    assert 'nothing to write' in capsys.readouterr().err
+    assert infer.main([str(tmp_path / 'absent.mp4'), '--config', str(cfg), '--checkpoint',
+                       str(ckpt), '--csv', str(tmp_path / 'o.csv')]) == 1
+    assert 'absent.mp4' in capsys.readouterr().err
+    assert not (tmp_path / 'o.csv').exists()

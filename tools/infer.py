@@ -1,0 +1,185 @@
+"""Detect people and their actions on a video of your own.
+
+    python tools/infer.py VIDEO --config CFG --checkpoint CKPT --out out.mp4 \\
+        [--csv out.csv] [--json out.json] [--detector hog|fasterrcnn|file] [--boxes FILE] \\
+        [--threshold 0.3] [--keyframe-interval 1.0] [--device cpu]
+
+Writes an annotated copy of the video (every input frame, same size and frame count; each
+keyframe's boxes and top actions stay on screen until the next keyframe), the results as
+an AVA result CSV (video id = file stem, timestamps in seconds) and as JSON. If the video
+is truncated or corrupt, everything decoded up to the bad frame is still written, then
+the error is reported and the exit status is 1.
+"""
+import argparse
+import queue
+import sys
+import threading
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from videomae_det.apis import (build_person_detector, count_keyframes, detect_video,
+                               init_detector, label_names_of, write_ava_csv,
+                               write_results_json)
+from videomae_det.apis.action_names import AVA_ACTION_NAMES
+from videomae_det.apis.video_stream import VideoStream
+from videomae_det.datasets.video_io import VideoDecodeError
+from videomae_det.visualization import StreamingVideoWriter, draw_detections
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('video', help='input video (mp4, avi, mkv, ...)')
+    p.add_argument('--config', required=True, help='model config (e.g. configs/ava/vit_b.py)')
+    p.add_argument('--checkpoint', required=True, help='trained detector checkpoint')
+    p.add_argument('--out', help='annotated video to write (.mp4)')
+    p.add_argument('--csv', help='AVA result CSV to write')
+    p.add_argument('--json', help='JSON results to write')
+    p.add_argument('--detector', choices=('hog', 'fasterrcnn', 'file'), default='hog',
+                   help='where person boxes come from (default: OpenCV HOG, no download)')
+    p.add_argument('--boxes', help='boxes file for --detector file (AVA CSV or JSON)')
+    p.add_argument('--boxes-images',
+                   help='*_min.json resolving the image ids of a COCO results --boxes file')
+    p.add_argument('--detector-weights', help='fasterrcnn_resnet50_fpn weights for --detector '
+                   'fasterrcnn')
+    p.add_argument('--det-score-thr', type=float, default=None,
+                   help='minimum person score (default: hog 0.5, fasterrcnn 0.8, file 0)')
+    p.add_argument('--threshold', type=float, default=0.3,
+                   help='actions scoring at least this are drawn and listed (default 0.3)')
+    p.add_argument('--keyframe-interval', type=float, default=1.0,
+                   help='seconds between keyframes (default 1, as AVA)')
+    p.add_argument('--video-id', help='video id of the results (default: the file stem)')
+    p.add_argument('--time-offset', type=float, default=0.0,
+                   help='seconds added to timestamps (movie time of the first frame)')
+    p.add_argument('--max-actions', type=int, default=3, help='labels drawn per person')
+    p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    args = p.parse_args(argv)
+    if not (args.out or args.csv or args.json):
+        p.error('nothing to write: give --out, --csv and/or --json')
+    if args.detector == 'file' and not args.boxes:
+        p.error('--detector file needs --boxes')
+    if args.detector == 'fasterrcnn' and not args.detector_weights:
+        p.error('--detector fasterrcnn needs --detector-weights')
+    return args
+
+
+class _DrawingWriter(threading.Thread):
+    """Draws each keyframe's results on its frames and encodes them, off the model's thread."""
+
+    def __init__(self, writer: StreamingVideoWriter, names, max_actions: int):
+        super().__init__(name='videomae-det-writer', daemon=True)
+        self.writer, self.names, self.max_actions = writer, names, max_actions
+        self.inbox: queue.Queue = queue.Queue(maxsize=2)
+        self.error = None
+
+    def run(self):
+        while True:
+            item = self.inbox.get()
+            if item is None:
+                return
+            if self.error is not None:
+                continue  # drain so the producer never blocks
+            result, frames = item
+            try:
+                for _, frame in frames:
+                    self.writer.write(
+                        draw_detections(frame, result.boxes, result.actions, self.names,
+                                        self.max_actions, result.person_scores))
+            except Exception as e:  # noqa: BLE001 - reported by the main thread
+                self.error = e
+
+
+def run(args: argparse.Namespace) -> int:
+    model = init_detector(args.config, args.checkpoint, device=args.device)
+    detector = build_person_detector(args.detector, boxes=args.boxes,
+                                     boxes_images=args.boxes_images,
+                                     weights=args.detector_weights,
+                                     score_thr=args.det_score_thr, device=args.device)
+    label_names = label_names_of(model.cfg)
+    names = {**AVA_ACTION_NAMES, **label_names}
+    stream = VideoStream(args.video)
+    video_id = args.video_id or Path(args.video).stem
+    if getattr(detector, 'video_ids', None) is not None and video_id not in detector.video_ids:
+        shown = ', '.join(detector.video_ids[:5])
+        raise SystemExit(f'error: {args.boxes} has no boxes for video id {video_id!r} '
+                         f'(it has: {shown}{", ..." if len(detector.video_ids) > 5 else ""}); '
+                         f'pass --video-id')
+
+    drawer = None
+    if args.out:
+        drawer = _DrawingWriter(StreamingVideoWriter(args.out, stream.fps,
+                                                     (stream.width, stream.height)),
+                                names, args.max_actions)
+        drawer.start()
+    results, error = [], None
+    start = time.perf_counter()
+    bar = tqdm(total=count_keyframes(args.video, model, args.keyframe_interval),
+               unit='keyframe', desc=Path(args.video).name)
+    try:
+        for result in detect_video(model, args.video, detector, args.keyframe_interval,
+                                   args.threshold, video_id=video_id,
+                                   time_offset=args.time_offset,
+                                   action_ids=label_names.keys(), with_frames=drawer is not None):
+            if drawer is not None:
+                if drawer.error is not None:
+                    raise drawer.error
+                drawer.inbox.put((result, result.frames))
+            result.frames = None  # the writer holds them; keep only the numbers
+            results.append(result)
+            bar.update(1)
+    except VideoDecodeError as e:  # write what was decoded, then report
+        error = e
+    except BaseException:
+        if drawer is not None:
+            drawer.inbox.put(None)
+            drawer.join()
+            drawer.writer.abort()
+        raise
+    finally:
+        bar.close()
+    num_frames = 0
+    if drawer is not None:
+        drawer.inbox.put(None)
+        drawer.join()
+        if drawer.error is not None:
+            drawer.writer.abort()
+            raise drawer.error
+        drawer.writer.close()
+        num_frames = drawer.writer.num_frames
+    elapsed = time.perf_counter() - start
+    meta = dict(video=str(args.video), video_id=video_id, fps=stream.fps,
+                width=stream.width, height=stream.height, config=str(args.config),
+                checkpoint=str(args.checkpoint), detector=args.detector,
+                keyframe_interval=args.keyframe_interval, threshold=args.threshold,
+                complete=error is None)
+    if args.csv:
+        write_ava_csv(args.csv, results, label_names.keys())
+    if args.json:
+        write_results_json(args.json, results, names, meta)
+    frames_done = num_frames or (results[-1].frame_index + 1 if results else 0)
+    print(f'{len(results)} keyframes, {frames_done} frames in {elapsed:.1f} s: '
+          f'{frames_done / max(elapsed, 1e-9):.1f} frames/s '
+          f'({len(results) / max(elapsed, 1e-9):.2f} keyframes/s)')
+    for name in ('out', 'csv', 'json'):
+        if getattr(args, name):
+            print(f'wrote {getattr(args, name)}')
+    if error is not None:
+        print(f'error: {error}', file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except (VideoDecodeError, FileNotFoundError, ValueError) as e:
+        # our errors name the file and what is wrong; a traceback adds nothing
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
