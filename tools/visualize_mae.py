@@ -21,10 +21,11 @@ from typing import Tuple
 import cv2
 import numpy as np
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 from videomae_det.datasets.unlabeled import VideoMultiScaleCrop, window_indices
 from videomae_det.datasets.video_io import read_frames, video_info
+from videomae_det.engine.config_checks import load_config
 from videomae_det.models.pretrain.videomae import (VideoMAEPretrainer, load_pretrain_checkpoint,
                                                    patchify, unpatchify)
 from videomae_det.registry import MODELS
@@ -43,6 +44,8 @@ def parse_args(argv=None):
     parser.add_argument('--seed', type=int, default=0, help='seed of the mask')
     parser.add_argument('--mask-ratio', type=float, default=None,
                         help="override the config's mask ratio")
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        metavar='KEY=VALUE', help='override config entries (as in train.py)')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     return parser.parse_args(argv)
 
@@ -111,7 +114,7 @@ def write_png(path: str, rgb: np.ndarray) -> None:
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config, args.cfg_options)
     if args.mask_ratio is not None:
         cfg.model.mask_ratio = args.mask_ratio
     clip_len, frame_interval, size = clip_settings(cfg)
