@@ -29,6 +29,7 @@ import contextlib
 import io
 import logging
 import os
+import warnings
 from collections import defaultdict
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -321,7 +322,8 @@ class AVAVideoDataset(BaseDataset):
         if proposal_file and not os.path.isabs(proposal_file):
             proposal_file = os.path.join(data_root, proposal_file)
         self.proposal_file = proposal_file
-        self.num_skipped_decode = 0
+        self.num_skipped_decode = 0  # samples replaced at load time (skip_missing, training)
+        self.num_skipped_missing = 0  # keyframes dropped at start-up (skip_missing)
         super().__init__(ann_file=ann_file, data_root=data_root, pipeline=pipeline,
                          test_mode=test_mode, **kwargs)
 
@@ -388,11 +390,10 @@ class AVAVideoDataset(BaseDataset):
 
         source = self.proposal_file or self.ann_file
         if n_clipped:
-            print_log(f'{n_clipped} box(es) in {source} extend outside their image; clipped to '
-                      f'the image', logger='current', level=logging.WARNING)
+            warnings.warn(f'{n_clipped} box(es) in {source} extend outside their image; '
+                          f'clipped to the image')
         if n_empty:
-            print_log(f'{n_empty} box(es) in {source} have no area inside the image; dropped',
-                      logger='current', level=logging.WARNING)
+            warnings.warn(f'{n_empty} box(es) in {source} have no area inside the image; dropped')
         print_log(f'{os.path.basename(self.ann_file)}: {len(data_list)} keyframes with boxes '
                   f'({n_no_box} without boxes skipped)', logger='current')
         if self.skip_missing:
@@ -430,6 +431,7 @@ class AVAVideoDataset(BaseDataset):
                     examples.append(f'{info["movie"]} {info["timestamp"]}: {missing[0][1]}')
             else:
                 kept.append(info)
+        self.num_skipped_missing = dropped
         if dropped:
             print_log(f'skip_missing: {dropped} of {len(data_list)} keyframes skipped because '
                       f'their video is missing, e.g. {"; ".join(examples)}', logger='current',

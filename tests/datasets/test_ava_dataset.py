@@ -1,0 +1,189 @@
+"""AVAVideoDataset: clip frame indices (movie edges included) in all three storage layouts,
+labels and detections from the JSON files, and clear handling of bad input."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from videomae_det.datasets import AVAVideoDataset, PackActionInputs
+from videomae_det.datasets.ava import MissingClipError, clip_frame_indices, sampling_times
+from videomae_det.datasets.ava_format import AVAFormatError, AVAGroundTruth, build_min_json
+from videomae_det.datasets.video_io import write_video
+
+W, H = 96, 64
+MOVIE = '-m0vie_id01'  # YouTube-like id with a leading dash, as real AVA has
+SECONDS = range(900, 906)  # stored clips 900..905
+
+
+def _code(n: int) -> np.ndarray:
+    """A frame showing the bits of ``n`` as 8 black/white bars (robust to compression)."""
+    frame = np.zeros((H, W, 3), np.uint8)
+    for b in range(8):
+        if (n >> b) & 1:
+            frame[:, b * 12:(b + 1) * 12] = 255
+    return frame
+
+
+def _decode(frame: np.ndarray) -> int:
+    return sum(int(frame[H // 2, b * 12 + 6].mean() > 127) << b for b in range(8))
+
+
+def _min_json(path, keyframes, boxes_xyxy_norm=((0.1, 0.2, 0.5, 0.9),), actions=(12, 79)):
+    gt = AVAGroundTruth(keyframes=[(MOVIE, t) for t in keyframes],
+                        persons={(MOVIE, t): [(b, i, list(actions))
+                                              for i, b in enumerate(boxes_xyxy_norm)]
+                                 for t in keyframes})
+    data = build_min_json(gt, {MOVIE: (W, H)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+    return data
+
+
+@pytest.fixture(scope='module')
+def clips_root(tmp_path_factory):
+    """Clips 900..905 s of one movie; frame k of <sec>.mp4 shows (sec − 900)·25 + k."""
+    root = tmp_path_factory.mktemp('ava')
+    for sec in SECONDS:
+        first = (sec - 900) * 25
+        write_video(root / 'clips/trainval' / MOVIE / f'{sec}.mp4',
+                    np.stack([_code(first + k) for k in range(25)]))
+    _min_json(root / 'annotations/train_min.json', [900, 902, 905])
+    return root
+
+
+def test_sampling_times_centre_the_keyframe():
+    times = sampling_times(902, 16, 4, 25.0)
+    assert times.shape == (16,) and times[8] == 902
+    assert times[0] == pytest.approx(902 - 32 / 25) and times[-1] == pytest.approx(902 + 28 / 25)
+
+
+def test_clip_frame_indices_pure():
+    idx = clip_frame_indices(sampling_times(902, 16, 4, 25.0), 900, 1000)
+    assert idx[8] == (902, 0)  # keyframe = first frame of its clip
+    assert idx[0] == (900, 18) and idx[7] == (901, 21) and idx[15] == (903, 3)
+    # at the movie start the first stored frame repeats
+    start = clip_frame_indices(sampling_times(900, 16, 4, 25.0), 900, 1000)
+    assert start[:8] == [(900, 0)] * 8 and start[8] == (900, 0) and start[9] == (900, 4)
+    end = clip_frame_indices(sampling_times(1000, 16, 4, 25.0), 900, 1000)
+    assert end[8] == (1000, 0) and end[-1] == (1000, 24) and end[-2] == (1000, 24)
+
+
+@pytest.mark.parametrize('timestamp', [900, 902, 905])
+def test_clips_layout_decodes_the_right_frames(clips_root, timestamp):
+    ds = AVAVideoDataset('annotations/train_min.json', data_root=str(clips_root), clip_len=8,
+                         frame_interval=4)
+    info = next(ds.get_data_info(i) for i in range(len(ds))
+                if ds.get_data_info(i)['timestamp'] == timestamp)
+    frames = ds.load_frames(info)
+    assert frames.shape == (8, H, W, 3) and frames.dtype == np.uint8
+    expected = np.clip((timestamp - 900) * 25 + (np.arange(8) - 4) * 4, 0, len(SECONDS) * 25 - 1)
+    assert [_decode(f) for f in frames] == expected.tolist()
+
+
+def test_frames_layout_mmaction_convention(tmp_path):
+    """30 fps JPEG folders: keyframe t is img_{(t − 900)·30 + 1}; neighbours are the nearest
+    30 fps frames to the 25 fps sampling times; folder ends repeat."""
+    folder = tmp_path / 'frames' / MOVIE
+    folder.mkdir(parents=True)
+    n_frames = 4 * 30  # seconds 900..903
+    for n in range(1, n_frames + 1):
+        cv2.imwrite(str(folder / f'img_{n:05d}.jpg'), _code(n % 256))
+    _min_json(tmp_path / 'ann.json', [901, 903])
+    ds = AVAVideoDataset('ann.json', data_root=str(tmp_path), layout='frames', clip_len=8,
+                         frame_interval=4)
+    for i, t in enumerate([901, 903]):
+        frames = ds.load_frames(ds.get_data_info(i))
+        times = t + (np.arange(8) - 4) * 4 / 25
+        expected = np.clip(np.floor((times - 900) * 30 + 0.5 + 1e-6).astype(int) + 1, 1, n_frames)
+        assert expected[4] == (t - 900) * 30 + 1
+        assert [_decode(f) for f in frames] == expected.tolist()
+
+
+def test_videos_layout_seeks_by_time(tmp_path):
+    # a whole "movie" file whose time 0 is movie second 900 (a 15-minute cut)
+    write_video(tmp_path / 'videos' / f'{MOVIE}.mp4', np.stack([_code(n) for n in range(150)]),
+                fps=30)
+    _min_json(tmp_path / 'ann.json', [902])
+    ds = AVAVideoDataset('ann.json', data_root=str(tmp_path), layout='videos', clip_len=8,
+                         frame_interval=4, video_start_sec=900)
+    frames = ds.load_frames(ds.get_data_info(0))
+    times = 902 + (np.arange(8) - 4) * 4 / 25
+    assert [_decode(f) for f in frames] == np.floor((times - 900) * 30 + 0.5).astype(int).tolist()
+
+
+def test_labels_boxes_and_metainfo(clips_root):
+    ds = AVAVideoDataset('annotations/train_min.json', data_root=str(clips_root), clip_len=8,
+                         pipeline=[PackActionInputs()])
+    out = ds[1]
+    sample = out['data_samples']
+    assert out['inputs'].shape == (3, 8, H, W)
+    assert sample.movie == MOVIE and sample.timestamp == 902
+    assert sample.img_shape == (H, W) and sample.ori_shape == (H, W)
+    np.testing.assert_allclose(sample.proposals.numpy(), [[0.1 * W, 0.2 * H, 0.5 * W, 0.9 * H]],
+                               rtol=1e-6)
+    assert sample.gt_labels.shape == (1, 80)
+    assert sample.gt_labels[0].nonzero().flatten().tolist() == [11, 78]  # ids 12 and 79
+    assert sample.proposal_scores.tolist() == [1.0]
+
+
+def test_detections_above_threshold_replace_ground_truth(clips_root, tmp_path):
+    data = json.loads((clips_root / 'annotations/train_min.json').read_text())
+    ids = [img['id'] for img in data['images']]  # keyframes 900, 902, 905
+    dets = [dict(image_id=ids[0], bbox=[1, 2, 30, 40], score=0.95, category_id=1),
+            dict(image_id=ids[0], bbox=[5, 5, 10, 10], score=0.5, category_id=1),
+            dict(image_id=ids[1], bbox=[5, 5, 10, 10], score=0.79, category_id=1),
+            dict(image_id=ids[2], bbox=[60, 30, 50, 50], score=0.85, category_id=1)]
+    det_file = tmp_path / 'dets.json'
+    det_file.write_text(json.dumps(dets))
+    with pytest.warns(UserWarning, match='1 box'):  # the last box leaves the 96-px image
+        ds = AVAVideoDataset('annotations/train_min.json', data_root=str(clips_root),
+                             proposal_file=str(det_file), test_mode=True)
+    assert [ds.get_data_info(i)['timestamp'] for i in range(len(ds))] == [900, 905]  # 902 empty
+    first, last = ds.get_data_info(0), ds.get_data_info(1)
+    np.testing.assert_allclose(first['proposals'], [[1, 2, 31, 42]])
+    np.testing.assert_allclose(first['proposal_scores'], [0.95])
+    assert 'gt_labels' not in first
+    np.testing.assert_allclose(last['proposals'], [[60, 30, W, H]])  # clipped
+
+
+def test_box_outside_image_warns_once_with_count(tmp_path, clips_root):
+    data = _min_json(tmp_path / 'ann.json', [902, 903],
+                     boxes_xyxy_norm=((-0.1, 0.2, 0.5, 1.2), (0.2, 0.2, 0.4, 0.4)))
+    (tmp_path / 'ann.json').write_text(json.dumps(data))
+    with pytest.warns(UserWarning) as record:
+        ds = AVAVideoDataset(str(tmp_path / 'ann.json'), data_root=str(clips_root))
+    messages = [str(r.message) for r in record if 'outside' in str(r.message)]
+    assert len(messages) == 1 and messages[0].startswith('2 box(es)')
+    box = ds.get_data_info(0)['proposals'][0]
+    np.testing.assert_allclose(box, [0, 0.2 * H, 0.5 * W, H])
+
+
+def test_missing_clip_error_names_movie_second_and_path(clips_root, tmp_path):
+    root = tmp_path / 'copy'
+    for sec in (900, 901, 903):  # 902 is missing
+        dst = root / 'clips/trainval' / MOVIE / f'{sec}.mp4'
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes((clips_root / 'clips/trainval' / MOVIE / f'{sec}.mp4').read_bytes())
+    _min_json(root / 'ann.json', [901, 903])
+    ds = AVAVideoDataset('ann.json', data_root=str(root), clip_len=8)
+    ds[0]  # keyframe 901 needs 900 and 901 only
+    with pytest.raises(MissingClipError) as err:
+        ds[1]  # keyframe 903 starts at 902.36 s
+    msg = str(err.value)
+    assert MOVIE in msg and 'second 902' in msg and f'{MOVIE}/902.mp4' in msg
+
+    skipping = AVAVideoDataset('ann.json', data_root=str(root), clip_len=8, skip_missing=True)
+    assert len(skipping) == 1 and skipping.num_skipped_missing == 1
+    assert skipping.get_data_info(0)['timestamp'] == 901
+
+
+def test_corrupt_json_names_file_and_position(tmp_path, clips_root):
+    bad = tmp_path / 'bad.json'
+    bad.write_text('{"images": [\n  {"id": 1,}\n]}')
+    with pytest.raises(AVAFormatError, match=r'bad\.json: invalid JSON at line 2, column 12'):
+        AVAVideoDataset(str(bad), data_root=str(clips_root))
+    incomplete = tmp_path / 'incomplete.json'
+    incomplete.write_text(json.dumps(dict(images=[dict(id=1, movie=MOVIE, timestamp=902)])))
+    with pytest.raises(AVAFormatError, match=r"image #0 \(id 1\) lacks key\(s\) \['width', 'height'\]"):
+        AVAVideoDataset(str(incomplete), data_root=str(clips_root))
