@@ -15,7 +15,9 @@ from mmengine.optim import AmpOptimWrapper
 DATA_HELP = (
     'Put the data where the config says (data_root) or point the config elsewhere with '
     "--cfg-options, following README.md, section 'Data':\n"
-    '  - AVA v2.2: prepare data/ava/{clips,annotations,boxes} with the scripts in tools/data/\n'
+    '  - AVA v2.2: data/ava/{clips,annotations,boxes} from the official downloads with\n'
+    '    tools/data/ava/cut_clips.py (1-second clips), csv_to_min_json.py (annotations),\n'
+    '    dets_to_json.py (person boxes), then tools/data/ava/check_data.py\n'
     '  - mini-AVA (synthetic, minutes on a CPU): python tools/data/make_mini_ava.py data/mini_ava')
 
 
@@ -42,7 +44,29 @@ def load_config(path: str, cfg_options: Optional[Dict] = None) -> Config:
     if cfg_options:
         check_option_keys(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
+    resolve_types(cfg)
     return cfg
+
+
+def resolve_types(cfg: Config) -> None:
+    """Import every class a lazy-import config names, now rather than mid-build.
+
+    ``Config.fromfile`` keeps ``from x import Y`` of a pure-Python config as a lazy object
+    that is imported when the entry is read; reading every entry here turns a misspelt
+    class or module into one :class:`ConfigError` naming the config key.
+    """
+    def visit(node, where):
+        keys = list(node.keys()) if isinstance(node, dict) else (
+            range(len(node)) if isinstance(node, (list, tuple)) else ())
+        for key in keys:
+            path = f'{where}.{key}' if where else str(key)
+            try:
+                value = node[key]  # ConfigDict builds lazy objects on item access
+            except (ImportError, AttributeError) as err:
+                raise ConfigError(f'config key {path}: cannot import its class: {err}') from err
+            visit(value, path)
+
+    visit(cfg._cfg_dict, '')
 
 
 def _accepts(obj_type, key: str) -> bool:
@@ -99,10 +123,30 @@ def _resolve(root: Optional[str], path: str) -> str:
     return path if osp.isabs(path) or not root else osp.join(root, path)
 
 
+# the folder holding the videos, per storage layout of AVAVideoDataset (and the default
+# the dataset class gives it when the config does not)
+LAYOUT_DIR_KEYS = {'clips': 'clip_dir', 'frames': 'frame_dir', 'videos': 'video_dir'}
+
+
+def _dataset_arg(dataset, name: str):
+    """``dataset[name]``, else the default of that argument in the dataset class."""
+    if name in dataset:
+        return dataset[name]
+    obj_type = dataset.get('type')
+    if isinstance(obj_type, str) or obj_type is None:
+        return None
+    try:
+        param = inspect.signature(obj_type).parameters.get(name)
+    except (TypeError, ValueError):
+        return None
+    return None if param is None or param.default is param.empty else param.default
+
+
 def data_paths(cfg: Config, loaders: Sequence[str]) -> List[Tuple[str, str]]:
     """(config key, file system path) of every input the named dataloaders and their
-    evaluators read: dataset ``ann_file``, ``proposal_file``, the clip folder
-    (``data_prefix``) and the metric's ``ann_file``/``label_map_file``/``exclude_file``.
+    evaluators read: the dataset's ``ann_file``, ``proposal_file``, ``movie_list`` and video
+    folder (``clip_dir``/``frame_dir``/``video_dir`` by ``layout``, or ``data_prefix``),
+    and the metric's ``ann_file``/``label_map_file``/``exclude_file``.
     """
     found = []
     for loader in loaders:
@@ -111,18 +155,22 @@ def data_paths(cfg: Config, loaders: Sequence[str]) -> List[Tuple[str, str]]:
         dataset = cfg[loader]['dataset']
         root = dataset.get('data_root')
         key = f'{loader}.dataset'
-        for name in ('ann_file', 'proposal_file'):
+        for name in ('ann_file', 'proposal_file', 'movie_list'):
             if dataset.get(name):
                 found.append((f'{key}.{name}', _resolve(root, dataset[name])))
         prefix = dataset.get('data_prefix')
-        prefix = prefix.get('video') if isinstance(prefix, dict) else prefix
-        if prefix:
-            found.append((f'{key}.data_prefix', _resolve(root, prefix)))
+        folder_key = 'data_prefix'
+        folder = prefix.get('video') if isinstance(prefix, dict) else prefix
+        if not folder:
+            folder_key = LAYOUT_DIR_KEYS.get(_dataset_arg(dataset, 'layout'), '')
+            folder = _dataset_arg(dataset, folder_key) if folder_key else None
+        if folder:
+            found.append((f'{key}.{folder_key}', _resolve(root, folder)))
         elif root:
             found.append((f'{key}.data_root', root))
         evaluator_key = loader.replace('dataloader', 'evaluator')
         evaluators = cfg.get(evaluator_key) or []
-        for i, metric in enumerate(evaluators if isinstance(evaluators, list) else [evaluators]):
+        for metric in evaluators if isinstance(evaluators, list) else [evaluators]:
             for name in ('ann_file', 'label_map_file', 'exclude_file'):
                 if metric.get(name):
                     found.append((f'{evaluator_key}.{name}', metric[name]))

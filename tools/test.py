@@ -1,0 +1,86 @@
+"""Evaluate a trained detector checkpoint on the config's test set (frame mAP@0.5).
+
+    python tools/test.py configs/mini_ava/vit_tiny.py work_dirs/vit_tiny/best_ava_mAP_epoch_8.pth
+    python tools/test.py CONFIG CHECKPOINT --out results.csv    # also write the AVA result CSV
+
+Prints the per-class AP table and the mAP. The checkpoint is one written by
+``tools/train.py`` (it loads with ``torch.load(weights_only=True)``).
+"""
+import argparse
+import os.path as osp
+import sys
+from typing import Dict, List, Optional
+
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+from videomae_det.engine.config_checks import (ConfigError, DataNotFoundError, check_data_paths,
+                                               load_config)
+from videomae_det.engine.distributed import init_cpu_process_group
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Evaluate an AVA action detector')
+    parser.add_argument('config', help='the config the checkpoint was trained with')
+    parser.add_argument('checkpoint', help='detector checkpoint written by tools/train.py')
+    parser.add_argument('--out', help='write the detections as an AVA result CSV here')
+    parser.add_argument('--work-dir', help='where the test log goes (default: '
+                        'work_dirs/<config name>)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        metavar='KEY=VALUE', help='override config entries')
+    parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
+    parser.add_argument('--local-rank', '--local_rank', type=int, default=0,
+                        help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def build_config(args: argparse.Namespace) -> Config:
+    cfg = load_config(args.config, args.cfg_options)
+    if not osp.isfile(args.checkpoint):
+        raise ConfigError(f'checkpoint not found: {args.checkpoint}')
+    cfg.launcher = args.launcher
+    name = osp.splitext(osp.basename(args.config))[0]
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join('work_dirs', name)
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+    # the detector's weights come from the checkpoint: don't read the VideoMAE file too
+    cfg.model.backbone.pretrained = None
+    if args.out:
+        evaluator = cfg.test_evaluator
+        for metric in evaluator if isinstance(evaluator, list) else [evaluator]:
+            metric.out_file = args.out
+    return cfg
+
+
+def format_table(metrics: Dict[str, float]) -> str:
+    """Metric dict -> text table: one row per class AP (keys with ``AP`` but not ``mAP``),
+    then the mAP row(s)."""
+    per_class = [(k, v) for k, v in metrics.items() if 'AP' in k and 'mAP' not in k]
+    overall = [(k, v) for k, v in metrics.items() if 'mAP' in k]
+    width = max([len(k) for k, _ in per_class + overall] + [5])
+    lines = [f'{"class":<{width}}  AP (%)', '-' * (width + 8)]
+    lines += [f'{k:<{width}}  {100 * v:6.2f}' for k, v in per_class]
+    lines += ['-' * (width + 8)] + [f'{k:<{width}}  {100 * v:6.2f}' for k, v in overall]
+    return '\n'.join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    try:
+        cfg = build_config(args)
+        check_data_paths(cfg, ['test_dataloader'])
+    except (ConfigError, DataNotFoundError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    init_cpu_process_group(args.launcher)
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+    if runner.rank == 0:
+        print(format_table(metrics))
+        if args.out:
+            print(f'detections written to {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
