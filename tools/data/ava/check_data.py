@@ -170,12 +170,16 @@ def main(argv=None) -> int:
     if not args.no_decode and args.layout != 'frames' and needed:
         expected = args.clip_fps if args.layout == 'clips' else None
         jobs = [(p, expected) for p in sorted(needed)]
-        with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
-            for path, problem in tqdm(pool.map(_verify, jobs, chunksize=16), total=len(jobs),
-                                      desc='decoding', unit='clip'):
+        pool = ProcessPoolExecutor(max_workers=args.workers) if args.workers > 1 else None
+        results = pool.map(_verify, jobs, chunksize=16) if pool else map(_verify, jobs)
+        try:
+            for path, problem in tqdm(results, total=len(jobs), desc='decoding', unit='clip'):
                 verified += 1
                 if problem:
                     checker.add(f'undecodable: {path}: {problem}')
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
 
     for p in checker.problems:
         print(p)

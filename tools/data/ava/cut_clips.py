@@ -119,12 +119,20 @@ def main(argv=None) -> int:
     jobs = [(m, args.out_dir, args.start, args.end, args.fps, args.short_side) for m in movies]
     made = skipped = 0
     errors: List[str] = []
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        futures = [pool.submit(cut_movie, *job) for job in jobs]
-        for fut in tqdm(as_completed(futures), total=len(futures), desc='cutting', unit='movie'):
-            _, n_made, n_skipped, errs = fut.result()
+    if args.workers > 1:
+        pool = ProcessPoolExecutor(max_workers=args.workers)
+        results = as_completed([pool.submit(cut_movie, *job) for job in jobs])
+        results = (fut.result() for fut in results)
+    else:
+        pool, results = None, (cut_movie(*job) for job in jobs)
+    try:
+        for _, n_made, n_skipped, errs in tqdm(results, total=len(jobs), desc='cutting',
+                                               unit='movie'):
             made, skipped = made + n_made, skipped + n_skipped
             errors += errs
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     print(f'{made} clips written, {skipped} already complete, {len(errors)} problem(s)')
     for e in errors:
         print(f'  {e}', file=sys.stderr)

@@ -1,0 +1,16 @@
+"""make_mini_ava CLI: writes the layout, refuses a foreign non-empty directory."""
+
+
+def test_cli(load_tool, tmp_path, capsys):
+    tool = load_tool('make_mini_ava.py')
+    out = tmp_path / 'mini'
+    assert tool.main([str(out), '--size', 'tiny', '--seed', '1', '--workers', '1']) == 0
+    assert (out / 'annotations/ava_val_v2.2_min.json').is_file()
+    assert 'mini-AVA (tiny, seed 1)' in capsys.readouterr().out
+    # re-generating over an earlier mini-AVA is allowed
+    assert tool.main([str(out), '--size', 'tiny', '--seed', '2', '--workers', '1']) == 0
+    foreign = tmp_path / 'foreign'
+    foreign.mkdir()
+    (foreign / 'keep.txt').write_text('x')
+    assert tool.main([str(foreign), '--size', 'tiny']) == 2
+    assert 'refusing' in capsys.readouterr().err and (foreign / 'keep.txt').exists()
