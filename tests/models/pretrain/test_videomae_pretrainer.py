@@ -150,3 +150,37 @@ def test_mask_ratio_zero_reconstructs_every_cube():
     loss = model(x, mode='loss')['loss_rec']
     target = normalize_cubes(patchify(x / 255.)).flatten(2)
     torch.testing.assert_close(loss, ((pred - target) ** 2).mean(), rtol=1e-4, atol=1e-5)
+
+
+def test_matches_huggingface_videomae_for_pretraining(tmp_path):
+    """An independent implementation of the whole pipeline: same weights, same mask ->
+    same predictions and the same loss (pixel order, decoder positions, target)."""
+    transformers = pytest.importorskip('transformers')
+    from videomae_det.models.data_preprocessor import ActionDataPreprocessor
+    from videomae_det.models.pretrain.videomae import load_pretrain_checkpoint
+
+    config = transformers.VideoMAEConfig(
+        image_size=32, patch_size=16, num_frames=4, tubelet_size=2, hidden_size=32,
+        num_hidden_layers=2, num_attention_heads=2, intermediate_size=128, qkv_bias=True,
+        use_mean_pooling=False, decoder_num_attention_heads=2, decoder_hidden_size=16,
+        decoder_num_hidden_layers=1, decoder_intermediate_size=64, norm_pix_loss=True,
+        layer_norm_eps=1e-6, hidden_act='gelu')
+    torch.manual_seed(0)
+    reference = transformers.VideoMAEForPreTraining(config).eval()
+    with torch.no_grad():  # non-trivial biases everywhere
+        for p in reference.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+    reference.save_pretrained(tmp_path / 'hf')
+
+    ours = tiny_pretrainer(data_preprocessor=ActionDataPreprocessor()).eval()
+    missing, unexpected = load_pretrain_checkpoint(ours, str(tmp_path / 'hf'))
+    assert missing == [] and unexpected == []
+
+    x = torch.randn(2, 3, 4, 32, 32)  # normalised pixels, as both models take them
+    mask = tube_mask(2, (2, 2, 2), 0.5, torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        out = reference(pixel_values=x.permute(0, 2, 1, 3, 4), bool_masked_pos=mask)
+        pred = ours(x, mode='tensor', mask=mask)
+        loss = ours(x, mode='loss', mask=mask)['loss_rec']
+    torch.testing.assert_close(pred, out.logits, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(loss, out.loss, rtol=1e-4, atol=1e-5)
