@@ -1,0 +1,160 @@
+import numpy as np
+import pytest
+
+from videomae_det.assets import AVA_LABEL_MAP
+from videomae_det.evaluation.functional import (AVAFormatError, AVARows, format_box_csv,
+                                                quantize, read_box_csv, read_detections,
+                                                read_exclusions, read_groundtruth,
+                                                read_label_map, rows_from_text,
+                                                write_box_csv)
+from videomae_det.evaluation.functional.ava_io import _check_row, _swar_fields
+
+FIXTURES = 'tests/fixtures/eval_detection/'
+
+
+def test_reads_fixture_groundtruth():
+    rows = read_groundtruth(FIXTURES + 'gt.csv')
+    assert rows.keys == [('3reY9zJKhqN', 1774), ('HmR8SmNIoxu', 1384), ('5HNXoce1raG', 1097)]
+    assert len(rows) == 12
+    np.testing.assert_array_equal(rows.boxes[1], [0.050, 0.230, 0.522, 0.952])
+    assert rows.labels.tolist() == [3, 1, 1, 2, 3, 3, 1, 3, 2, 1, 2, 3]
+    assert rows.scores.tolist() == [0, 1, 2, 3] * 3  # person ids
+
+
+def test_label_maps():
+    assert read_label_map(FIXTURES + 'action_list.txt') == {1: 'action1', 2: 'action2',
+                                                           3: 'action3'}
+    official = read_label_map(AVA_LABEL_MAP)
+    assert len(official) == 60 and official[1] == 'bend/bow (at the waist)'
+    assert 2 not in official and 80 in official
+
+
+def test_keys_compare_numerically_and_two_column_rows_make_keys():
+    rows = rows_from_text('a,0902,0.1,0.2,0.3,0.4,5,0.5\nb,0903\na,902,0,0,1,1,7,0.25\n')
+    assert rows.keys == [('a', 902), ('b', 903)]
+    assert rows.key_index.tolist() == [0, 0]
+    assert rows.labels.tolist() == [5, 7]
+
+
+def test_seven_column_row_scores_one_and_crlf_and_quotes():
+    rows = rows_from_text('"a",0902,0.1,0.2,0.3,0.4,5\r\n')
+    assert rows.keys == [('a', 902)] and rows.scores.tolist() == [1.0]
+    rows = rows_from_text('a,0902,0.1,0.2,0.3,0.4,5\r\nb,1,0,0,1,1,3,0.5\r\n')
+    assert rows.scores.tolist() == [1.0, 0.5] and rows.labels.tolist() == [5, 3]
+
+
+def test_fast_parser_equals_python_float_on_many_spellings():
+    spellings = ['0', '1', '0.5', '.5', '1.', '0.1234', '0.12345678', '0.123456789',
+                 '1e-3', '5E-1', ' 0.25', '0.30000000000000004', '00.75', '1.0000000',
+                 '0.999999999999', '0.07', '0.0000001']
+    rng = np.random.default_rng(0)
+    lines, expected = [], []
+    for i in range(400):
+        box = sorted(rng.choice(spellings, 2), key=float) + sorted(rng.choice(spellings, 2),
+                                                                  key=float)
+        score = rng.choice(spellings + ['-0.5', '12.5', '123456789'])
+        lines.append(f'v{i % 7},{900 + i % 5},{box[0]},{box[2]},{box[1]},{box[3]},'
+                     f'{rng.integers(1, 81)},{score}')
+        expected.append(_check_row(lines[-1].split(','), 'boxes'))
+    rows = rows_from_text('\n'.join(lines))
+    assert rows.boxes.tolist() == [e[1] for e in expected]  # bit-exact
+    assert rows.scores.tolist() == [e[3] for e in expected]
+    assert rows.labels.tolist() == [e[2] for e in expected]
+    assert [rows.keys[k] for k in rows.key_index] == [e[0] for e in expected]
+
+
+def test_swar_refuses_what_it_cannot_parse_exactly():
+    texts = [b'1.2.3', b'1-2', b'', b'.', b'12345678', b'123456789', b'0.1e5', b'+1']
+    win = np.array([int.from_bytes(t[-8:].rjust(8, b','), 'little') for t in texts],
+                   np.uint64)
+    values, ok, _ = _swar_fields(win, np.array([len(t) for t in texts]))
+    assert ok.tolist() == [False, False, False, False, True, False, False, False]
+    assert values[4] == 12345678.0
+
+
+@pytest.mark.parametrize('row,reason', [
+    ('a,0902,0.1,0.2,0.3', 'columns'),
+    ('a,0902,0.1,0.2,0.3,0.4,5,0.5,9', 'columns'),
+    ('a,0902,zero,0.2,0.3,0.4,5,0.5', "x1 'zero' is not a number"),
+    ('a,0902,0.5,0.2,0.3,0.4,5,0.5', 'x2 = 0.3 < x1 = 0.5'),
+    ('a,0902,0.1,0.5,0.3,0.4,5,0.5', 'y2 = 0.4 < y1 = 0.5'),
+    ('a,0902,0.1,0.2,0.3,1.5,5,0.5', 'outside [0, 1]'),
+    ('a,0902,-0.1,0.2,0.3,0.4,5,0.5', 'outside [0, 1]'),
+    ('a,0902,0.1,0.2,0.3,0.4,5,nan', 'not a finite number'),
+    ('a,0902,0.1,0.2,0.3,0.4,5,', "'' (score / person id) is not a number"),
+    ('a,0902,0.1,0.2,0.3,0.4,five,0.5', "action id 'five' is not an integer"),
+    ('a,0902,0.1,0.2,0.3,0.4,5.0,0.5', "action id '5.0' is not an integer"),
+    ('a,noon,0.1,0.2,0.3,0.4,5,0.5', "timestamp 'noon' is not a number"),
+])
+def test_malformed_row_names_file_line_and_fault(tmp_path, row, reason):
+    path = tmp_path / 'dets.csv'
+    good = 'a,0902,0.1,0.2,0.3,0.4,5,0.5\n' * 3
+    path.write_text(good + row + '\n' + good)
+    with pytest.raises(AVAFormatError) as info:
+        read_detections(path)
+    err = info.value
+    assert isinstance(err, ValueError)
+    assert err.path == str(path) and err.line == 4
+    assert reason in str(err) and f'{path}, line 4' in str(err)
+
+
+def test_first_bad_line_is_reported_across_chunks(tmp_path):
+    path = tmp_path / 'dets.csv'
+    lines = ['v,0902,0.1,0.2,0.3,0.4,5,0.5'] * 5000
+    lines[3210] = 'v,0902,0.1,0.2,0.3,0.4,5,inf'
+    lines[4000] = 'v,0902,0.1'
+    path.write_text('\n'.join(lines) + '\n')
+    with pytest.raises(AVAFormatError, match='line 3211'):
+        read_box_csv(path, chunk_bytes=1000)
+
+
+def test_empty_detections_and_missing_files(tmp_path):
+    empty = tmp_path / 'empty.csv'
+    empty.write_text('')
+    with pytest.raises(AVAFormatError, match='empty.csv: detections file has no rows'):
+        read_detections(empty)
+    only_keys = tmp_path / 'keys.csv'
+    only_keys.write_text('a,0902\n')
+    with pytest.raises(AVAFormatError, match='no detection rows'):
+        read_detections(only_keys)
+    with pytest.raises(AVAFormatError, match='nope.pbtxt: label map file not found'):
+        read_label_map(tmp_path / 'nope.pbtxt')
+    bad_map = tmp_path / 'bad.pbtxt'
+    bad_map.write_text('item {\n  name: "x"\n  id: one\n}\n')
+    with pytest.raises(AVAFormatError, match='bad.pbtxt, line 3'):
+        read_label_map(bad_map)
+    with pytest.raises(AVAFormatError, match='no "item'):
+        read_label_map(empty)
+
+
+def test_exclusions(tmp_path):
+    path = tmp_path / 'excl.csv'
+    path.write_text('a,0902\nb,1000\n')
+    assert read_exclusions(path) == [('a', 902), ('b', 1000)]
+    path.write_text('a,0902,0.1\n')
+    with pytest.raises(AVAFormatError, match='line 1: expected 2 columns'):
+        read_exclusions(path)
+
+
+def test_writer_round_trips_exactly(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 500
+    boxes = np.sort(rng.random((n, 2, 2)), axis=1).transpose(0, 2, 1).reshape(n, 4)
+    boxes = quantize(boxes[:, [0, 1, 2, 3]], 4)
+    boxes = np.concatenate([np.minimum(boxes[:, :2], boxes[:, 2:]),
+                            np.maximum(boxes[:, :2], boxes[:, 2:])], axis=1)
+    rows = AVARows(keys=[('vid_a', 902), ('vid_b', 1798)],
+                   key_index=rng.integers(0, 2, n).astype(np.int32), boxes=boxes,
+                   labels=rng.integers(1, 81, n), scores=quantize(rng.random(n), 6))
+    path = tmp_path / 'out.csv'
+    write_box_csv(path, rows, chunk_rows=77)
+    back = read_detections(path)
+    assert back.keys == rows.keys or back.keys == rows.keys[::-1]
+    assert [back.keys[k] for k in back.key_index] == [rows.keys[k] for k in rows.key_index]
+    np.testing.assert_array_equal(back.boxes, rows.boxes)
+    np.testing.assert_array_equal(back.scores, rows.scores)
+    np.testing.assert_array_equal(back.labels, rows.labels)
+    assert path.read_text().splitlines()[0].split(',')[1] in ('0902', '1798')
+    assert not [p for p in tmp_path.iterdir() if p.name != 'out.csv']  # no temp left
+    with pytest.raises(ValueError, match='in \\[0, 1\\]'):
+        format_box_csv(rows.keys, rows.key_index, rows.boxes, rows.labels, rows.scores + 1)

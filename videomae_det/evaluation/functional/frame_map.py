@@ -1,0 +1,520 @@
+"""Frame-level AP@0.5 per class and mAP on AVA, as the official script and mmaction2 score.
+
+Pure maths on :class:`~videomae_det.evaluation.functional.ava_io.AVARows` (no I/O), used
+by the CSV tool and the training-loop metric alike.
+
+``mode='official'`` is ActivityNet's ``get_ava_performance.py`` rule for rule:
+
+* labels outside the label map are dropped first;
+* detections of keyframes absent from the ground truth (2-column rows count as present)
+  are ignored;
+* per keyframe only 50 detections count: the reference streams the rows through a heap of
+  ``(score, label, y1, x1, y2, x2)`` tuples, replacing the smallest tuple only for a
+  strictly higher score, then stable-sorts the heap by descending score;
+* detections whose box has no area (``x1 >= x2`` or ``y1 >= y2``) are then dropped;
+* per keyframe and class, in that order, a detection takes the ground-truth box of highest
+  IoU (the first on ties) and is a true positive if IoU >= 0.5 and the box is unclaimed
+  (no fallback to the second best); IoU on plain areas, float64;
+* per class the scores of all keyframes are concatenated (keyframes in order of first
+  appearance in the detections), ranked with ``np.argsort`` reversed, precision made
+  monotone, AP summed where recall changes (VOC all-point); classes without ground truth
+  are left out of the mean (``None``), classes with ground truth but no detection score 0.
+
+``mode='legacy'`` is mmaction2 1.x's ``ava_eval`` (also PySlowFast's): no cap, excluded
+keyframes skipped, keyframes are those with ground-truth boxes (in ground-truth file order),
+ties in a keyframe keep file order, IoU and scores in float32, ground-truth counts include
+excluded keyframes, and classes that have no detection in an evaluated keyframe are left
+out of the mean, as mmaction2 does. (mmaction2 cannot read 2-column rows; here they are
+accepted and, as in mmaction2, a keyframe without boxes is not scored.)
+
+Ties are reproduced exactly: where the official heap's order could matter (tied scores at
+the 50th place, or tied scores within one class of a keyframe) that keyframe is replayed
+through ``heapq`` itself.
+"""
+import heapq
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+
+import numpy as np
+
+from .ava_io import AVARows, Key
+
+MODES = ('official', 'legacy')
+TOP_K = 50
+# AVA's action categories by id range.
+CATEGORIES = {
+    'pose': (1, 14),
+    'person_object': (15, 63),
+    'person_person': (64, 80),
+}
+
+
+@dataclass
+class FrameMAPResult:
+    """Result of :func:`evaluate_frame_map`.
+
+    ``per_class`` maps every label-map id to its AP, or None where the class is left out
+    of the mean. ``categories`` holds the mean AP of the pose / person-object /
+    person-person classes. ``counts`` says what was read, skipped and scored.
+    """
+    mAP: float
+    per_class: Dict[int, Optional[float]]
+    categories: Dict[str, Optional[float]]
+    mode: str
+    class_names: Dict[int, str]
+    num_gt: Dict[int, int]
+    counts: Dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            'mAP': self.mAP,
+            'per_class': {str(k): v for k, v in self.per_class.items()},
+            'mode': self.mode,
+            'categories': dict(self.categories),
+            'class_names': {str(k): v for k, v in self.class_names.items()},
+            'num_gt': {str(k): v for k, v in self.num_gt.items()},
+            'counts': dict(self.counts),
+        }
+
+
+# ---------------------------------------------------------------------------------------
+# Building blocks (each one rule; tested alone).
+# ---------------------------------------------------------------------------------------
+
+def average_precision(scores: np.ndarray, is_tp: np.ndarray, num_gt: int) -> float:
+    """VOC all-point AP of one class, exactly as the reference computes it.
+
+    Args:
+        scores: (n,) float array in the reference's concatenation order (the order matters
+            for tied scores: ``np.argsort`` is not stable).
+        is_tp: (n,) bool, true positives.
+        num_gt: ground-truth boxes of the class (> 0).
+    """
+    order = np.argsort(scores)[::-1]
+    tp = is_tp[order].astype(int)
+    cum_tp = np.cumsum(tp)
+    cum_fp = np.cumsum(1 - tp)
+    precision = cum_tp.astype(float) / (cum_tp + cum_fp)
+    recall = cum_tp.astype(float) / num_gt
+    if not precision.size:
+        return 0.0
+    recall = np.concatenate([[0], recall, [1]])
+    precision = np.concatenate([[0], precision, [0]])
+    precision = np.maximum.accumulate(precision[::-1])[::-1]  # monotone
+    changed = np.flatnonzero(recall[1:] != recall[:-1]) + 1
+    return float(np.sum((recall[changed] - recall[changed - 1]) * precision[changed]))
+
+
+def pairwise_iou_yx(det: np.ndarray, gt: np.ndarray, float32: bool = False) -> np.ndarray:
+    """IoU of matched pairs of boxes given as (n, 4) ``[y1, x1, y2, x2]``; plain areas.
+
+    ``float32=True`` reproduces mmaction2's arithmetic bit for bit: coordinates, their
+    differences and the areas in float32, the intersection and the division in float64.
+    """
+    if float32:
+        det = det.astype(np.float32)
+        gt = gt.astype(np.float32)
+    ih = np.maximum(0.0, np.minimum(det[:, 2], gt[:, 2]) - np.maximum(det[:, 0], gt[:, 0]))
+    iw = np.maximum(0.0, np.minimum(det[:, 3], gt[:, 3]) - np.maximum(det[:, 1], gt[:, 1]))
+    inter = ih.astype(np.float64) * iw.astype(np.float64)
+    area_det = (det[:, 2] - det[:, 0]) * (det[:, 3] - det[:, 1])
+    area_gt = (gt[:, 2] - gt[:, 0]) * (gt[:, 3] - gt[:, 1])
+    union = (area_det + area_gt) - inter
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return inter / union
+
+
+def greedy_match(det_group: np.ndarray, det_yx: np.ndarray, gt_group: np.ndarray,
+                 gt_yx: np.ndarray, iou_threshold: float = 0.5,
+                 float32: bool = False) -> np.ndarray:
+    """True positives of detections matched to ground truth within groups.
+
+    A group is one (keyframe, class). ``det_group`` (D,) must be sorted, and within a
+    group the detections in matching order (descending score); ``gt_group`` (G,) sorted,
+    within a group in the reference's ground-truth order. Each detection takes the
+    ground-truth box of highest IoU (the first on ties; a NaN IoU wins as in
+    ``np.argmax``); it is a true positive if that IoU >= ``iou_threshold`` and no earlier
+    detection of the group took the box. There is no fallback to the second-best box.
+
+    Returns:
+        (D,) bool.
+    """
+    lo = np.searchsorted(gt_group, det_group, 'left')
+    count = np.searchsorted(gt_group, det_group, 'right') - lo
+    has_gt = np.flatnonzero(count > 0)
+    is_tp = np.zeros(len(det_group), bool)
+    if len(has_gt) == 0:
+        return is_tp
+    count_h = count[has_gt]
+    pair_det = np.repeat(has_gt, count_h)
+    seg_start = np.concatenate([[0], np.cumsum(count_h)[:-1]])
+    pair_gt = np.repeat(lo[has_gt] - seg_start, count_h) + np.arange(len(pair_det))
+    iou = pairwise_iou_yx(det_yx[pair_det], gt_yx[pair_gt], float32)
+    key = np.where(np.isnan(iou), np.inf, iou)  # np.argmax picks the first NaN
+    seg_max = np.maximum.reduceat(key, seg_start)
+    is_max = key == np.repeat(seg_max, count_h)
+    first = np.minimum.reduceat(np.where(is_max, np.arange(len(key)), len(key)), seg_start)
+    best_iou = iou[first]
+    best_gt = pair_gt[first]
+    with np.errstate(invalid='ignore'):
+        cand = best_iou >= iou_threshold
+    cand_idx = np.flatnonzero(cand)
+    _, first_claim = np.unique(best_gt[cand_idx], return_index=True)
+    is_tp[has_gt[cand_idx[first_claim]]] = True
+    return is_tp
+
+
+def _segments(sorted_ids: np.ndarray):
+    """(starts, lengths) of runs of equal values in a sorted array."""
+    if len(sorted_ids) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.concatenate([[True], sorted_ids[1:] != sorted_ids[:-1]]))
+    lengths = np.diff(np.concatenate([starts, [len(sorted_ids)]]))
+    return starts, lengths
+
+
+def _sort_within_segments(values: np.ndarray, starts: np.ndarray,
+                          lengths: np.ndarray) -> np.ndarray:
+    """Permutation that stably sorts each contiguous segment by ``values`` (ascending)."""
+    perm = np.arange(len(values))
+    for length in np.unique(lengths):
+        if length <= 1:
+            continue
+        idx = starts[lengths == length][:, None] + np.arange(length)
+        order = np.argsort(values[idx], axis=1, kind='stable')
+        perm[idx] = np.take_along_axis(idx, order, axis=1)
+    return perm
+
+
+def _reference_heap(rows: Sequence[int], scores, labels, boxes, capacity: int) -> List[int]:
+    """Replay the official ``read_csv`` for one keyframe; returns row indices in its order.
+
+    ``rows`` in file order. The tuples are ``(score, label, y1, x1, y2, x2)``; rows with
+    identical tuples are interchangeable, so mapping back by content is exact.
+    """
+    tuples = [(scores[r], labels[r], boxes[r][1], boxes[r][0], boxes[r][3], boxes[r][2])
+              for r in rows]
+    heap: list = []
+    for t in tuples:
+        if capacity < 1 or len(heap) < capacity:
+            heapq.heappush(heap, t)
+        elif t[0] > heap[0][0]:
+            heapq.heapreplace(heap, t)
+    by_content = defaultdict(list)
+    for r, t in zip(rows, tuples):
+        by_content[t].append(r)
+    return [by_content[t].pop() for t in sorted(heap, key=lambda t: -t[0])]
+
+
+def _replay(keyframes: np.ndarray, rank_row: np.ndarray, rows: np.ndarray, table: AVARows,
+            capacity: int) -> np.ndarray:
+    """Reference order of ``rows`` keyframe by keyframe (see _reference_heap).
+
+    ``rows``: every row the reference's heap sees for ``keyframes`` (sorted ranks).
+    Returns row indices sorted by keyframe rank, reference order within a keyframe.
+    """
+    rows = rows[np.lexsort((rows, rank_row[rows]))]  # by keyframe, file order
+    kf_sorted = rank_row[rows]
+    lo = np.searchsorted(kf_sorted, keyframes, 'left')
+    hi = np.searchsorted(kf_sorted, keyframes, 'right')
+    out = []
+    for a, b in zip(lo, hi):
+        sel = rows[a:b]
+        out.extend(_reference_heap(
+            sel.tolist(), _ListView(table.scores, sel), _ListView(table.labels, sel),
+            _ListView(table.boxes, sel), capacity))
+    return np.asarray(out, np.int64)
+
+
+class _ListView:
+    """Python values of ``array[rows]`` indexed by the original row number."""
+
+    def __init__(self, array: np.ndarray, rows: np.ndarray):
+        self._values = dict(zip(rows.tolist(), array[rows].tolist()))
+
+    def __getitem__(self, r):
+        return self._values[r]
+
+
+# ---------------------------------------------------------------------------------------
+# The evaluation.
+# ---------------------------------------------------------------------------------------
+
+def _first_row_rank(key_index: np.ndarray, mask: np.ndarray, num_keys: int) -> np.ndarray:
+    """For each key, the rank of its first ``mask`` row among keys (-1: no such row)."""
+    rows = np.flatnonzero(mask)
+    # Rows are increasing, so np.unique's first occurrences are the first rows.
+    uniq, idx = np.unique(key_index[rows], return_index=True)
+    first_row = rows[idx]
+    rank = np.full(num_keys, -1, np.int64)
+    rank[uniq[np.argsort(first_row, kind='stable')]] = np.arange(len(uniq))
+    return rank
+
+
+def evaluate_frame_map(groundtruth: AVARows, detections: AVARows, label_map: Mapping[int, str],
+              mode: str = 'official', excluded_keys: Iterable[Key] = (),
+              iou_threshold: float = 0.5, top_k: int = TOP_K) -> FrameMAPResult:
+    """Frame-level AP per class and mAP (see the module docstring for both modes).
+
+    Args:
+        groundtruth: ground-truth rows (``scores`` = person ids).
+        detections: detection rows (``scores`` = scores).
+        label_map: ``{action id: name}``; only these classes are scored.
+        mode: 'official' or 'legacy'.
+        excluded_keys: keyframes left out (the excluded-timestamps file). Legacy: as
+            mmaction2. Official: dropped from ground truth and detections, as the 2018
+            version of the official script did.
+        iou_threshold: IoU for a true positive.
+        top_k: detections per keyframe in official mode.
+
+    Raises:
+        ValueError: unknown mode, empty label map, or no ground-truth box of a mapped class.
+    """
+    if mode not in MODES:
+        raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
+    if not label_map:
+        raise ValueError('the label map has no class')
+    official = mode == 'official'
+    class_ids = np.array(sorted(label_map), np.int64)
+    max_id = int(class_ids.max())
+    excluded = set(excluded_keys)
+    gt, det = groundtruth, detections
+    counts: Dict[str, int] = {'detections': len(det), 'groundtruth_boxes': len(gt)}
+
+    gt_in = np.isin(gt.labels, class_ids)
+    det_in = np.isin(det.labels, class_ids)
+    counts['detections_out_of_map'] = int((~det_in).sum())
+    counts['groundtruth_out_of_map'] = int((~gt_in).sum())
+    gt_excl = np.array([k in excluded for k in gt.keys], bool)
+    det_excl = np.array([k in excluded for k in det.keys], bool)
+    gt_key_of = {k: i for i, k in enumerate(gt.keys)}
+    det_to_gt = np.array([gt_key_of.get(k, -1) for k in det.keys], np.int64)
+
+    # Keyframes scored, ranked in the reference's concatenation order; -1: not scored.
+    if official:
+        gt_used = gt_in & ~gt_excl[gt.key_index]
+        rank = _first_row_rank(det.key_index, det_in, len(det.keys))
+        rank[(det_to_gt < 0) | det_excl] = -1
+        # Renumber densely over the keyframes that remain, keeping order.
+        kept = np.flatnonzero(rank >= 0)
+        dense = np.full(len(det.keys), -1, np.int64)
+        dense[kept[np.argsort(rank[kept])]] = np.arange(len(kept))
+        det_kf_rank = dense
+        gt_kf_rank = np.full(len(gt.keys), -1, np.int64)
+        gt_kf_rank[det_to_gt[kept]] = dense[kept]
+    else:
+        gt_used = gt_in  # mmaction2 counts ground truth of excluded keyframes too
+        gt_kf_rank = _first_row_rank(gt.key_index, gt_in, len(gt.keys))
+        gt_kf_rank[gt_excl] = -1
+        kept = np.flatnonzero(gt_kf_rank >= 0)
+        dense = np.full(len(gt.keys), -1, np.int64)
+        dense[kept[np.argsort(gt_kf_rank[kept])]] = np.arange(len(kept))
+        gt_kf_rank = dense
+        det_kf_rank = np.where(det_to_gt >= 0, gt_kf_rank[np.maximum(det_to_gt, 0)], -1)
+        det_kf_rank[det_excl] = -1
+    counts['keyframes_scored'] = int((gt_kf_rank >= 0).sum())
+
+    num_gt_arr = np.bincount(gt.labels[gt_used], minlength=max_id + 1)[:max_id + 1]
+    if num_gt_arr[class_ids].sum() == 0:
+        raise ValueError(f'{gt.path or "ground truth"}: no ground-truth box of a class in '
+                         'the label map')
+
+    # ---- detections: the rows that count, in matching order -------------------------
+    det_rank_row = det_kf_rank[det.key_index]
+    in_scored = det_in & (det_rank_row >= 0)
+    counts['detections_not_in_groundtruth'] = int(
+        (det_in & (det_to_gt[det.key_index] < 0)).sum())
+    counts['detections_excluded'] = int(
+        (det_in & (det_to_gt[det.key_index] >= 0) & det_excl[det.key_index]).sum())
+    rows = np.flatnonzero(in_scored)
+    rows = rows[np.argsort(det_rank_row[rows], kind='stable')]  # by keyframe, file order
+    if official:
+        rows = _official_detection_order(rows, det_rank_row, det, top_k, max_id)
+        counts['detections_beyond_top_k'] = int(in_scored.sum()) - len(rows)
+        box = det.boxes[rows]
+        valid = (box[:, 0] < box[:, 2]) & (box[:, 1] < box[:, 3])
+        counts['detections_without_area'] = int((~valid).sum())
+        rows = rows[valid]
+    else:
+        group = det_rank_row[rows] * (max_id + 1) + det.labels[rows]
+        order = np.argsort(group, kind='stable')
+        rows = rows[order]
+        starts, lengths = _segments(group[order])
+        rows = rows[_sort_within_segments(-det.scores[rows], starts, lengths)]
+    counts['detections_scored'] = len(rows)
+    det_group = det_rank_row[rows] * (max_id + 1) + det.labels[rows]
+
+    # ---- ground truth of scored keyframes, in the reference's order --------------------
+    gt_rank_row = gt_kf_rank[gt.key_index]
+    g_rows = np.flatnonzero(gt_in & (gt_rank_row >= 0))
+    g_rows = g_rows[np.lexsort((g_rows, -gt.scores[g_rows], gt_rank_row[g_rows]))]
+    if official:
+        g_rows = _official_groundtruth_order(g_rows, gt_rank_row, gt, max_id)
+    gt_group = gt_rank_row[g_rows] * (max_id + 1) + gt.labels[g_rows]
+    order = np.argsort(gt_group, kind='stable')
+    g_rows, gt_group = g_rows[order], gt_group[order]
+
+    yx = [1, 0, 3, 2]
+    is_tp = greedy_match(det_group, det.boxes[rows][:, yx], gt_group, gt.boxes[g_rows][:, yx],
+                         iou_threshold, float32=not official)
+
+    # ---- per class: concatenate in keyframe order, rank, AP ---------------------------
+    labels = det.labels[rows]
+    label_dtype = np.int16 if max_id < (1 << 15) else np.int64  # int16: radix sort
+    by_class = np.argsort(labels.astype(label_dtype), kind='stable')
+    labels = labels[by_class]
+    scores = det.scores[rows][by_class]
+    if not official:
+        scores = scores.astype(np.float32)
+    is_tp = is_tp[by_class]
+    bounds = np.searchsorted(labels, class_ids), np.searchsorted(labels, class_ids, 'right')
+    per_class: Dict[int, Optional[float]] = {}
+    ap_array = np.full(max_id, np.nan)
+    for c, lo, hi in zip(class_ids.tolist(), *bounds):
+        n_gt = num_gt_arr[c]
+        if n_gt == 0 or (not official and hi == lo):
+            per_class[c] = None
+            continue
+        ap = average_precision(scores[lo:hi], is_tp[lo:hi], n_gt)
+        per_class[c] = ap
+        ap_array[c - 1] = ap
+    scored = ~np.isnan(ap_array)
+    mean_ap = float(np.nanmean(ap_array)) if scored.any() else 0.0
+    categories = {}
+    for name, (a, b) in CATEGORIES.items():
+        vals = [v for c, v in per_class.items() if a <= c <= b and v is not None]
+        categories[name] = float(np.mean(vals)) if vals else None
+    counts['classes_scored'] = int(scored.sum())
+    return FrameMAPResult(
+        mAP=mean_ap, per_class=per_class, categories=categories, mode=mode,
+        class_names={int(c): label_map[c] for c in class_ids.tolist()},
+        num_gt={int(c): int(num_gt_arr[c]) for c in class_ids.tolist()}, counts=counts)
+
+
+def _official_detection_order(rows: np.ndarray, rank_row: np.ndarray, det: AVARows,
+                              top_k: int, max_id: int) -> np.ndarray:
+    """Top-k rows per keyframe in the official script's order.
+
+    ``rows`` are sorted by keyframe rank, file order within a keyframe. Returns the kept
+    rows sorted by (keyframe, class), within that by descending score. Keyframes where the
+    reference's heap could pick or order differently (tied scores at the k-th place, tied
+    scores of different boxes in one class) are replayed through ``heapq``.
+    """
+    all_rows = rows
+    kf = rank_row[rows]
+    starts, lengths = _segments(kf)
+    scores = det.scores[rows]
+    keep = np.ones(len(rows), bool)
+    replay = []
+    for length in np.unique(lengths[lengths > top_k]):
+        seg = np.flatnonzero(lengths == length)
+        idx = starts[seg][:, None] + np.arange(length)
+        vals = scores[idx]
+        kth = -np.partition(-vals, top_k - 1, axis=1)[:, top_k - 1]
+        at_least = vals >= kth[:, None]
+        keep[idx] = at_least
+        ambiguous = at_least.sum(axis=1) > top_k
+        replay.extend(kf[starts[seg[ambiguous]]].tolist())
+    rows, kf = rows[keep], kf[keep]
+    starts, lengths = _segments(kf)
+    rows = rows[_sort_within_segments(-det.scores[rows], starts, lengths)]
+    group = rank_row[rows] * (max_id + 1) + det.labels[rows]
+    order = np.argsort(group, kind='stable')
+    rows, group = rows[order], group[order]
+    s = det.scores[rows]
+    same = ((group[1:] == group[:-1]) & (s[1:] == s[:-1])
+            & (det.boxes[rows[1:]] != det.boxes[rows[:-1]]).any(axis=1))
+    replay.extend(rank_row[rows[1:][same]].tolist())
+    if not replay:
+        return rows
+    replay_set = np.unique(np.asarray(replay, np.int64))
+    normal = rows[~np.isin(rank_row[rows], replay_set)]
+    full = all_rows[np.isin(rank_row[all_rows], replay_set)]
+    out = np.concatenate([normal, _replay(replay_set, rank_row, full, det, top_k)])
+    group = rank_row[out] * (max_id + 1) + det.labels[out]
+    return out[np.argsort(group, kind='stable')]
+
+
+def _official_groundtruth_order(g_rows: np.ndarray, rank_row: np.ndarray, gt: AVARows,
+                                max_id: int) -> np.ndarray:
+    """Ground truth by keyframe, descending person id; the heap's order on ties.
+
+    ``g_rows``: the mapped rows of scored keyframes sorted by (keyframe, -person id, file
+    order). Only ties between different boxes of one class can change a result (through
+    ``np.argmax`` on equal IoUs), so only those keyframes are replayed.
+    """
+    group = rank_row[g_rows] * (max_id + 1) + gt.labels[g_rows]
+    order = np.argsort(group, kind='stable')
+    r, g = g_rows[order], group[order]
+    same = ((g[1:] == g[:-1]) & (gt.scores[r[1:]] == gt.scores[r[:-1]])
+            & (gt.boxes[r[1:]] != gt.boxes[r[:-1]]).any(axis=1))
+    if not same.any():
+        return g_rows
+    replay_set = np.unique(rank_row[r[1:][same]])
+    in_replay = np.isin(rank_row[g_rows], replay_set)
+    out = np.concatenate([g_rows[~in_replay],
+                          _replay(replay_set, rank_row, g_rows[in_replay], gt, 0)])
+    return out[np.argsort(rank_row[out], kind='stable')]
+
+
+def rows_from_predictions(keys: Sequence[Key], bboxes: Sequence[np.ndarray],
+                          scores: Sequence[np.ndarray], class_ids: Optional[Sequence[int]] = None,
+                          box_decimals: Optional[int] = None,
+                          score_decimals: Optional[int] = None) -> AVARows:
+    """Detector outputs -> detection rows (what the results CSV holds), without I/O.
+
+    Args:
+        keys: per keyframe ``(video_id, timestamp)``.
+        bboxes: per keyframe (M, 4) xyxy normalised boxes (clipped to [0, 1] here).
+        scores: per keyframe (M, C) scores in [0, 1]; column ``i`` is action id ``i + 1``.
+        class_ids: ids to emit (e.g. the label map's); default all C.
+        box_decimals / score_decimals: round as the CSV writer does, so the metric scores
+            exactly what it writes.
+
+    Rows come keyframe by keyframe, class-major (for each class, each box), the order the
+    CSV writer keeps.
+    """
+    from .ava_io import quantize
+    n_kf = len(keys)
+    counts = np.array([len(b) for b in bboxes], np.int64)
+    num_cols = max((np.asarray(s).shape[1] for s in scores if len(s)), default=80)
+    cols = (np.arange(num_cols) if class_ids is None else
+            np.asarray(sorted(class_ids), np.int64) - 1)
+    cols = cols[(cols >= 0) & (cols < num_cols)]
+    all_boxes = (np.concatenate([np.asarray(b, np.float64).reshape(-1, 4) for b in bboxes])
+                 if n_kf else np.zeros((0, 4)))
+    all_scores = (np.concatenate([np.asarray(s, np.float64).reshape(-1, num_cols)
+                                  for s in scores]) if n_kf else np.zeros((0, num_cols)))
+    if not np.isfinite(all_scores).all():
+        bad = int(np.flatnonzero(~np.isfinite(all_scores).all(axis=1))[0])
+        k = int(np.searchsorted(np.cumsum(counts), bad, 'right'))
+        raise ValueError(f'non-finite predicted score for keyframe {keys[k]}')
+    if (all_scores < 0).any() or (all_scores > 1).any():
+        raise ValueError('predicted scores must be probabilities in [0, 1]')
+    all_boxes = np.clip(all_boxes, 0.0, 1.0)
+    all_boxes = np.concatenate([np.minimum(all_boxes[:, :2], all_boxes[:, 2:]),
+                                np.maximum(all_boxes[:, :2], all_boxes[:, 2:])], axis=1)
+    if box_decimals is not None:
+        all_boxes = quantize(all_boxes, box_decimals)
+    if score_decimals is not None:
+        all_scores = quantize(all_scores, score_decimals)
+    nc = len(cols)
+    per_kf = counts * nc
+    n = int(per_kf.sum())
+    kf_of_row = np.repeat(np.arange(n_kf, dtype=np.int64), per_kf)
+    row_start = np.concatenate([[0], np.cumsum(per_kf)[:-1]])
+    box_start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    j = np.arange(n, dtype=np.int64) - row_start[kf_of_row]
+    m = counts[kf_of_row]
+    col = j // m
+    box = box_start[kf_of_row] + j % m
+    return AVARows(
+        keys=list(keys), key_index=kf_of_row.astype(np.int32), boxes=all_boxes[box],
+        labels=cols[col] + 1, scores=all_scores[box, cols[col]], path=None)
+
+
+__all__ = [
+    'CATEGORIES', 'FrameMAPResult', 'MODES', 'TOP_K', 'average_precision', 'evaluate_frame_map',
+    'greedy_match', 'pairwise_iou_yx', 'rows_from_predictions'
+]
