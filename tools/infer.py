@@ -92,11 +92,30 @@ class _DrawingWriter(threading.Thread):
 
 
 def run(args: argparse.Namespace) -> int:
+    """Build the model and person detector of ``args``, infer, report; the exit status."""
     model = init_detector(args.config, args.checkpoint, device=args.device)
     detector = build_person_detector(args.detector, boxes=args.boxes,
                                      boxes_images=args.boxes_images,
                                      weights=args.detector_weights,
                                      score_thr=args.det_score_thr, device=args.device)
+    stats = infer_video(args, model, detector)
+    print(f'{stats["keyframes"]} keyframes, {stats["frames"]} frames in '
+          f'{stats["seconds"]:.1f} s: {stats["frames"] / max(stats["seconds"], 1e-9):.1f} '
+          f'frames/s ({stats["keyframes"] / max(stats["seconds"], 1e-9):.2f} keyframes/s)')
+    for name in ('out', 'csv', 'json'):
+        if getattr(args, name):
+            print(f'wrote {getattr(args, name)}')
+    if stats['error'] is not None:
+        print(f'error: {stats["error"]}', file=sys.stderr)
+        return 1
+    return 0
+
+
+def infer_video(args: argparse.Namespace, model, detector) -> dict:
+    """Run ``model`` with ``detector`` on ``args.video`` and write the outputs ``args`` asks
+    for. Returns ``dict(keyframes, frames, seconds, error)``: counts done, wall time from the
+    first decoded frame to the last written one, and the decode error that cut the video
+    short (None when complete); other errors are raised."""
     label_names = label_names_of(model.cfg)
     names = {**AVA_ACTION_NAMES, **label_names}
     stream = VideoStream(args.video)
@@ -159,16 +178,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         write_results_json(args.json, results, names, meta)
     frames_done = num_frames or (results[-1].frame_index + 1 if results else 0)
-    print(f'{len(results)} keyframes, {frames_done} frames in {elapsed:.1f} s: '
-          f'{frames_done / max(elapsed, 1e-9):.1f} frames/s '
-          f'({len(results) / max(elapsed, 1e-9):.2f} keyframes/s)')
-    for name in ('out', 'csv', 'json'):
-        if getattr(args, name):
-            print(f'wrote {getattr(args, name)}')
-    if error is not None:
-        print(f'error: {error}', file=sys.stderr)
-        return 1
-    return 0
+    return dict(keyframes=len(results), frames=frames_done, seconds=elapsed, error=error)
 
 
 def main(argv=None) -> int:
