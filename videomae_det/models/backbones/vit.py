@@ -306,7 +306,9 @@ class VisionTransformer(BaseModule):
             mask (visible tokens in their original order).
         """
         t, h, w = self._token_grid(x)
-        x = self.patch_embed(x).flatten(2).transpose(1, 2)  # (B, N, D)
+        # one contiguous copy here: a transposed view would propagate through every
+        # residual add and make each LayerNorm and Linear copy its input again
+        x = self.patch_embed(x).flatten(2).transpose(1, 2).contiguous()  # (B, N, D)
         x = x + self.pos_embed_for(t, h, w).to(dtype=x.dtype)
         if mask is not None:
             x = _keep_visible(x, mask)
