@@ -1,5 +1,6 @@
-"""Fixtures for the inference API tests: a tiny detector config + a checkpoint in the
-training format, and a mini-AVA movie stitched from its 1-second clips."""
+"""Fixtures for the inference API tests: the mini-AVA detector config + a randomly
+initialised checkpoint in the training format, and a mini-AVA movie stitched from its
+1-second clips."""
 import json
 from pathlib import Path
 
@@ -7,31 +8,24 @@ import numpy as np
 import pytest
 import torch
 
-# A pure-Python config of a tiny detector (a 2-block ViT at 64 px, 8-frame clips) with the
-# real classes, test pipeline and data preprocessor; the label map is mini-AVA's (12
-# classes), written into the config by the fixture.
-TINY_CONFIG = '''
-from videomae_det.datasets import AVAVideoDataset
-from videomae_det.datasets.transforms import PackActionInputs, Resize, WidenBoxes
-from videomae_det.models import VisionTransformer
-from videomae_det.models.data_preprocessor import ActionDataPreprocessor
-from videomae_det.models.detectors import AVADetector
-from videomae_det.models.heads import AVARoIHead
+ROOT = Path(__file__).resolve().parents[2]
+# the mini-AVA detector config (a small ViT, 8x4 clips at 112 px): real classes, test
+# pipeline and data preprocessor
+MINI_CONFIG = ROOT / 'configs' / 'mini_ava' / 'vit_tiny.py'
 
-clip_len, frame_interval = 8, 4
-test_pipeline = [dict(type=Resize, scale=64), dict(type=WidenBoxes), dict(type=PackActionInputs)]
-model = dict(
-    type=AVADetector,
-    backbone=dict(type=VisionTransformer, num_frames=clip_len, img_size=64, embed_dim=32,
-                  depth=2, num_heads=2),
-    roi_head=dict(type=AVARoIHead, num_classes=80, dropout=0.5),
-    data_preprocessor=dict(type=ActionDataPreprocessor))
-test_dataloader = dict(
-    batch_size=1,
-    dataset=dict(type=AVAVideoDataset, ann_file='unused.json', clip_len=clip_len,
-                 frame_interval=frame_interval, pipeline=test_pipeline, test_mode=True))
-test_evaluator = dict(type='AVAMetric', label_map_file=LABEL_MAP)
-'''
+
+def save_random_checkpoint(cfg, path: Path) -> Path:
+    """The model of ``cfg``, randomly initialised, saved as training saves it
+    (``{'state_dict', 'meta': {'cfg': config text, ...}}``)."""
+    from videomae_det.registry import MODELS
+    from videomae_det.utils.atomic import atomic_torch_save
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    # a spread-out classifier so that scores differ between boxes and classes
+    torch.nn.init.normal_(model.roi_head.fc_cls.weight, std=0.5)
+    atomic_torch_save(dict(state_dict=model.state_dict(),
+                           meta=dict(cfg=cfg.pretty_text, epoch=1, iter=2, seed=0)), path)
+    return path
 
 
 @pytest.fixture(scope='session')
@@ -44,30 +38,18 @@ def mini_ava(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope='session')
-def tiny_config(tmp_path_factory, mini_ava) -> Path:
-    path = tmp_path_factory.mktemp('cfg') / 'tiny_det.py'
-    label_map = mini_ava / 'annotations' / 'mini_ava_action_list.pbtxt'
-    path.write_text(TINY_CONFIG.replace('LABEL_MAP', repr(str(label_map))))
-    return path
+def tiny_config(mini_ava):
+    """The mini-AVA config, its label map pointed at the generated dataset."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(str(MINI_CONFIG))
+    cfg.test_evaluator.label_map_file = str(
+        mini_ava / 'annotations' / 'mini_ava_action_list.pbtxt')
+    return cfg
 
 
 @pytest.fixture(scope='session')
 def tiny_checkpoint(tiny_config, tmp_path_factory) -> Path:
-    """The tiny model, randomly initialised, saved as training saves it."""
-    from mmengine.config import Config
-
-    from videomae_det.registry import MODELS
-    from videomae_det.utils.atomic import atomic_torch_save
-    torch.manual_seed(0)
-    cfg = Config.fromfile(str(tiny_config))
-    model = MODELS.build(cfg.model)
-    # a non-zero head so that scores differ between boxes and classes
-    torch.nn.init.normal_(model.roi_head.fc_cls.weight, std=0.5)
-    path = tmp_path_factory.mktemp('ckpt') / 'tiny_det.pth'
-    atomic_torch_save(dict(state_dict=model.state_dict(),
-                           meta=dict(cfg=Path(tiny_config).read_text(), epoch=1, iter=2,
-                                     seed=0)), path)
-    return path
+    return save_random_checkpoint(tiny_config, tmp_path_factory.mktemp('ckpt') / 'tiny.pth')
 
 
 @pytest.fixture(scope='session')

@@ -12,6 +12,7 @@ caller's thread through a bounded queue; the caller's thread runs only the model
 and detection of the next keyframes overlap the model's forward pass (torch, OpenCV and
 the decoder release the GIL).
 """
+import logging
 import os
 import queue
 import threading
@@ -23,10 +24,12 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
+from mmengine.logging import print_log
 from torch import nn
 
 from videomae_det.apis.action_names import AVA_ACTION_NAMES, NUM_ACTIONS
 from videomae_det.apis.video_stream import Keyframe, VideoStream, keyframe_schedule
+from videomae_det.assets import AVA_LABEL_MAP
 from videomae_det.datasets.ava_format import read_label_map
 from videomae_det.models.checkpoint import safe_torch_load
 from videomae_det.registry import MODELS
@@ -221,13 +224,18 @@ def label_names_of(cfg: Optional[Config]) -> Dict[int, str]:
     """Action ids a config's model is evaluated on -> names.
 
     The label map named by the config (``label_map_file`` of its test/val evaluator or its
-    dataset) when there is one, else all 80 AVA actions.
+    top level) when it exists; the packaged official map when the config names that file
+    under a data folder that is absent (``configs/ava/*`` on a machine without AVA); else
+    all 80 AVA actions.
     """
-    if cfg is not None:
-        found = _find_key(cfg.to_dict() if hasattr(cfg, 'to_dict') else dict(cfg),
-                          'label_map_file')
-        if found and Path(found).is_file():
+    found = _find_key(cfg.to_dict(), 'label_map_file') if cfg is not None else None
+    if found:
+        if Path(found).is_file():
             return read_label_map(found)
+        if Path(found).name == AVA_LABEL_MAP.name:
+            return read_label_map(AVA_LABEL_MAP)
+        print_log(f'label map {found} (named by the config) not found; reporting all 80 AVA '
+                  f'actions', logger='current', level=logging.WARNING)
     return dict(AVA_ACTION_NAMES)
 
 
