@@ -66,6 +66,37 @@ class FrameMAPResult:
     num_gt: Dict[int, int]
     counts: Dict[str, int] = field(default_factory=dict)
 
+    def table(self) -> str:
+        """The per-class AP table, the category summaries and the mAP, as text."""
+        width = max([len(n) for n in self.class_names.values()] + [26])
+        lines = [f'{"id":>3}  {"action":<{width}}  {"AP":>7}  {"#GT":>7}']
+        for c, ap in self.per_class.items():
+            text = '   n/a' if ap is None else f'{ap:7.4f}'
+            lines.append(f'{c:>3}  {self.class_names[c]:<{width}}  {text:>7}  '
+                         f'{self.num_gt[c]:>7}')
+        lines.append('')
+        for name, (a, b) in CATEGORIES.items():
+            value = self.categories[name]
+            text = '   n/a' if value is None else f'{value:7.4f}'
+            label = f'{name.replace("_", "-")} (ids {a}-{b})'
+            lines.append(f'     {label:<{width}}  {text:>7}')
+        scored = sum(ap is not None for ap in self.per_class.values())
+        lines.append(f'mAP ({self.mode}, mean of {scored} classes): {self.mAP:.4f}')
+        c = self.counts
+        lines.append(
+            f'detection rows: {c.get("detections", 0)}; skipped: '
+            f'{c.get("detections_out_of_map", 0)} with labels outside the label map, '
+            f'{c.get("detections_not_in_groundtruth", 0)} for keyframes absent from the '
+            f'ground truth, {c.get("detections_excluded", 0)} for excluded keyframes'
+            + (f', {c["detections_beyond_top_k"]} beyond the top {TOP_K} of a keyframe'
+               if 'detections_beyond_top_k' in c else '')
+            + (f', {c["detections_without_area"]} boxes without area'
+               if 'detections_without_area' in c else '')
+            + f'; scored: {c.get("detections_scored", 0)} on {c.get("keyframes_scored", 0)} '
+            f'keyframes; ground-truth rows outside the label map: '
+            f'{c.get("groundtruth_out_of_map", 0)}')
+        return '\n'.join(lines)
+
     def to_dict(self) -> dict:
         return {
             'mAP': self.mAP,

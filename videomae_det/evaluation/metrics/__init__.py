@@ -1,0 +1,4 @@
+"""mmengine metrics."""
+from .ava_metric import AVAMetric
+
+__all__ = ['AVAMetric']
