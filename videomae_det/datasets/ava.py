@@ -145,19 +145,24 @@ class ClipsLayout(_Layout):
         if plan is None:
             self._raise_missing(movie, timestamp, os.path.join(self.root, movie) + os.sep)
         frames, present = plan
-        by_sec: Dict[int, List[int]] = defaultdict(list)
-        for sec, k in frames:
-            by_sec[sec].append(k)
-        decoded = {}
-        for sec, ks in by_sec.items():
+        by_sec: Dict[int, List[Tuple[int, int]]] = defaultdict(list)
+        for pos, (sec, k) in enumerate(frames):
+            by_sec[sec].append((pos, k))
+        out = None
+        for sec, items in by_sec.items():
             path = self._path(movie, sec)
             if sec not in present or not os.path.isfile(path):
                 self._raise_missing(movie, sec, path)
             reader = VideoReader(path, num_threads=self.num_threads)
             # a clip a frame short (rounding when it was cut) repeats its last frame
-            ks_clamped = [min(k, reader.num_frames - 1) for k in ks]
-            decoded[sec] = dict(zip(ks, reader.read(ks_clamped)))
-        return np.stack([decoded[sec][k] for sec, k in frames])
+            decoded = reader.read([min(k, reader.num_frames - 1) for _, k in items])
+            if out is None:
+                out = np.empty((len(frames), ) + decoded.shape[1:], np.uint8)
+            elif decoded.shape[1:] != out.shape[1:]:
+                raise VideoDecodeError(path, f'frame size {decoded.shape[1:3]} differs from '
+                                       f'the other clips of the movie {out.shape[1:3]}')
+            out[[pos for pos, _ in items]] = decoded
+        return out
 
 
 class FramesLayout(_Layout):

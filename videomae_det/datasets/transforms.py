@@ -73,8 +73,10 @@ class Resize(BaseTransform):
         else:
             new_h, new_w = int(round(h * self.scale / w)), self.scale
         if (new_h, new_w) != (h, w):
-            results['imgs'] = np.stack(
-                [cv2.resize(f, (new_w, new_h), interpolation=self.interpolation) for f in imgs])
+            out = np.empty((imgs.shape[0], new_h, new_w, 3), np.uint8)
+            for f, dst in zip(imgs, out):  # cv2 writes straight into the clip array
+                cv2.resize(f, (new_w, new_h), dst=dst, interpolation=self.interpolation)
+            results['imgs'] = out
         sx, sy = new_w / w, new_h / h
         _map_boxes(results, lambda b: b * np.array([sx, sy, sx, sy]))
         prev = results.get('scale_factor', (1.0, 1.0))
@@ -140,8 +142,14 @@ class Flip(BaseTransform):
         flip = bool(np.random.rand() < self.flip_ratio)
         results['flip'] = flip
         if flip:
-            w = results['imgs'].shape[2]
-            results['imgs'] = results['imgs'][:, :, ::-1]
+            imgs = results['imgs']
+            w = imgs.shape[2]
+            # cv2.flip into a contiguous array: later steps would otherwise copy a
+            # negative-stride view element by element (several times slower)
+            out = np.empty(imgs.shape, np.uint8)
+            for f, dst in zip(imgs, out):
+                cv2.flip(f, 1, dst=dst)
+            results['imgs'] = out
             _map_boxes(results, lambda b: np.stack([w - b[:, 2], b[:, 1], w - b[:, 0], b[:, 3]], 1))
         return results
 
@@ -167,18 +175,20 @@ class ColorJitter(BaseTransform):
             brightness, contrast, saturation, hue
 
     def transform(self, results: dict) -> dict:
-        imgs = np.ascontiguousarray(results['imgs'])
+        imgs = results['imgs']
         b = np.random.uniform(1 - self.brightness, 1 + self.brightness)
         c = np.random.uniform(1 - self.contrast, 1 + self.contrast)
         s = np.random.uniform(1 - self.saturation, 1 + self.saturation)
-        mean_grey = float(imgs[:, ::4, ::4].reshape(-1, 3).mean(0) @ _LUMA)
+        # cv2.mean per frame: reads crop views in place, far cheaper than a numpy reduction
+        mean_grey = float(np.mean([cv2.mean(f)[:3] for f in imgs], axis=0) @ _LUMA)
         # saturation: s·I + (1 − s)·1·lumaᵀ; contrast c and brightness b scale it, and
         # contrast adds (1 − c)·(mean grey after brightness)
         matrix = c * b * (s * np.eye(3) + (1 - s) * np.outer(np.ones(3), _LUMA))
         bias = (1 - c) * b * mean_grey
         m = np.concatenate([matrix, np.full((3, 1), bias)], 1).astype(np.float32)
-        t, h, w, _ = imgs.shape
-        out = cv2.transform(imgs.reshape(t * h, w, 3), m).reshape(t, h, w, 3)
+        out = np.empty(imgs.shape, np.uint8)
+        for f, dst in zip(imgs, out):  # per frame: cv2 reads crop views without a copy
+            cv2.transform(f, m, dst=dst)
         if self.hue > 0:
             shift = np.random.uniform(-self.hue, self.hue) * 180  # OpenCV hue range is 0..180
             for f in out:

@@ -121,14 +121,15 @@ class VideoReader:
         if bad.size:
             raise VideoDecodeError(
                 self.path, f'frame index {int(bad[0])} outside the video ({self.num_frames} frames)')
-        unique, inverse = np.unique(indices, return_inverse=True)
+        in_order = bool(np.all(np.diff(indices) > 0))  # the usual case: no re-indexing copy
+        unique, inverse = (indices, None) if in_order else np.unique(indices, return_inverse=True)
         try:
             frames = self._vr.get_batch(unique.tolist()).asnumpy()
         except Exception as e:  # truncated/corrupt streams fail here, after a good open
             raise VideoDecodeError(self.path, f'decoding failed ({_short(e)})') from e
         if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[0] != unique.size:
             raise VideoDecodeError(self.path, f'decoder returned an unexpected array {frames.shape}')
-        return frames[inverse]
+        return frames if inverse is None else frames[inverse]
 
 
 def verify_video(path: PathLike, expected_frames: Optional[int] = None) -> Optional[str]:

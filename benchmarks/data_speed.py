@@ -1,0 +1,210 @@
+"""Training data pipeline speed vs raw decord decoding of the same frames.
+
+For a fixed list of training samples, three ways of getting them are timed:
+
+- ``raw decode``: decord alone, in this process, one thread: for each sample open the
+  1-second clips its frames come from and ``get_batch`` exactly those frames (the floor
+  cost of any pipeline that reads these clips);
+- ``pipeline, N workers``: ``AVAVideoDataset`` with the full training pipeline (decode,
+  resize, random crop, flip, colour jitter, box jitter, packing) through a torch
+  ``DataLoader`` with N worker processes (batches of 8, ``pseudo_collate``), timed after the
+  first batch so worker start-up is not counted.
+
+Ratio = pipeline samples/s ÷ raw-decode samples/s (target ≥ 0.7 with one worker; with two
+workers the pipeline uses two cores against raw decode's one). The three are timed in
+interleaved rounds (raw, 1 worker, 2 workers, raw, ...) and the medians compared, so load
+from other jobs hits all of them alike.
+
+Two settings:
+- ``mini``: mini-AVA as stored (160×120 clips), 8×4 clips, short side 112, 112² crops
+  (configs/mini_ava/vit_tiny.py);
+- ``ava``: the same clips re-encoded at 480×360 (AVA's stored size), 16×4 clips, short side
+  256, 224² crops (configs/ava/vit_b.py).
+
+    python benchmarks/data_speed.py                   # both settings
+    python benchmarks/data_speed.py --samples 64 --settings mini
+
+Prints a table and writes ``benchmarks/results/data_speed.json``.
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import decord
+import numpy as np
+import torch
+from mmengine.dataset import pseudo_collate
+from torch.utils.data import DataLoader
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source checkout
+
+from videomae_det.datasets import (AVAVideoDataset, BoxJitter, ColorJitter, Flip,  # noqa: E402
+                                   PackActionInputs, RandomCrop, Resize)
+from videomae_det.datasets.mini_ava import generate_mini_ava  # noqa: E402
+from videomae_det.datasets.video_io import H264_ARGS, ffmpeg_exe  # noqa: E402
+from videomae_det.utils.atomic import atomic_write_text  # noqa: E402
+
+SETTINGS = {
+    'mini': dict(clip_len=8, frame_interval=4, short_side=112, crop=112, size=None),
+    'ava': dict(clip_len=16, frame_interval=4, short_side=256, crop=224, size=(480, 360)),
+}
+TARGET_RATIO_ONE_WORKER = 0.7
+
+
+def upscale_clips(src_root: Path, dst_root: Path, movies, size) -> None:
+    """Re-encode the clips of ``movies`` at ``size`` (W, H) with our H.264 settings."""
+    for movie in movies:
+        out_dir = dst_root / 'clips/trainval' / movie
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for clip in sorted((src_root / 'clips/trainval' / movie).glob('*.mp4')):
+            subprocess.run([ffmpeg_exe(), '-y', '-loglevel', 'error', '-i', str(clip),
+                            '-vf', f'scale={size[0]}:{size[1]}', *H264_ARGS, '-crf', '23',
+                            '-threads', '1', str(out_dir / clip.name)], check=True)
+
+
+def make_data(workdir: Path, setting: str, movies: int):
+    """-> (data_root, ann_file) of the benchmark data for ``setting``."""
+    mini = workdir / 'mini_ava'
+    if not (mini / 'mini_ava_info.json').is_file():
+        generate_mini_ava(mini, seed=0, size='default', workers=2)
+    info = json.loads((mini / 'mini_ava_info.json').read_text())
+    train_movies = info['movies']['train'][:movies]
+    size = SETTINGS[setting]['size']
+    if size is None:
+        root = mini
+    else:
+        root = workdir / f'ava_like_{size[0]}x{size[1]}'
+        if not (root / 'done').is_file():
+            upscale_clips(mini, root, train_movies, size)
+            (root / 'done').write_text('')
+    # annotations for the chosen movies, boxes scaled to the stored size
+    data = json.loads((mini / 'annotations/ava_train_v2.2_min.json').read_text())
+    sx = sy = 1.0
+    if size is not None:
+        sx, sy = size[0] / 160, size[1] / 120
+    images = [dict(img, width=round(img['width'] * sx), height=round(img['height'] * sy))
+              for img in data['images'] if img['movie'] in train_movies]
+    ids = {img['id'] for img in images}
+    anns = [dict(a, bbox=[a['bbox'][0] * sx, a['bbox'][1] * sy, a['bbox'][2] * sx,
+                          a['bbox'][3] * sy]) for a in data['annotations'] if a['image_id'] in ids]
+    ann_file = root / f'bench_{setting}_min.json'
+    ann_file.write_text(json.dumps(dict(images=images, annotations=anns,
+                                        categories=data['categories'])))
+    return root, ann_file
+
+
+def build_dataset(root: Path, ann_file: Path, setting: str) -> AVAVideoDataset:
+    s = SETTINGS[setting]
+    pipeline = [Resize(scale=s['short_side']), RandomCrop(size=s['crop']), Flip(flip_ratio=0.5),
+                ColorJitter(), BoxJitter(), PackActionInputs()]
+    return AVAVideoDataset(str(ann_file), data_root=str(root), clip_len=s['clip_len'],
+                           frame_interval=s['frame_interval'], pipeline=pipeline)
+
+
+def raw_decode_plan(ds: AVAVideoDataset, indices):
+    """For each sample: [(clip path, [frame indices])], exactly what the dataset decodes."""
+    plans = []
+    for i in indices:
+        info = ds.get_data_info(i)
+        frames, _ = ds._layout._plan(info['movie'], info['timestamp'], ds._times(info))
+        by_sec = defaultdict(list)
+        for sec, k in frames:
+            by_sec[sec].append(k)
+        plans.append([(ds._layout._path(info['movie'], sec), sorted(set(ks)))
+                      for sec, ks in by_sec.items()])
+    return plans
+
+
+def time_raw(plans) -> float:
+    start = time.perf_counter()
+    for plan in plans:
+        for path, ks in plan:
+            decord.VideoReader(path, num_threads=1).get_batch(ks).asnumpy()
+    return len(plans) / (time.perf_counter() - start)
+
+
+def time_pipeline(ds, indices, workers: int, batch_size: int = 8) -> float:
+    loader = DataLoader(ds, batch_size=batch_size, sampler=indices, num_workers=workers,
+                        collate_fn=pseudo_collate, persistent_workers=False)
+    it = iter(loader)
+    next(it)  # worker start-up and the first batch are not counted
+    start, n = time.perf_counter(), 0
+    for batch in it:
+        n += len(batch['inputs'])
+    return n / (time.perf_counter() - start)
+
+
+def run_setting(workdir: Path, setting: str, samples: int, movies: int, seed: int,
+                rounds: int) -> dict:
+    root, ann_file = make_data(workdir, setting, movies)
+    ds = build_dataset(root, ann_file, setting)
+    rng = np.random.default_rng(seed)
+    indices = rng.choice(len(ds), size=samples, replace=len(ds) < samples).tolist()
+    np.random.seed(seed)
+    plans = raw_decode_plan(ds, indices)
+    time_raw(plans[:8])  # warm the page cache for both contenders
+    # rounds interleave the contenders so that load from other jobs hits all of them alike
+    raws, ones, twos = [], [], []
+    for _ in range(rounds):
+        raws.append(time_raw(plans))
+        ones.append(time_pipeline(ds, indices, 1))
+        twos.append(time_pipeline(ds, indices, 2))
+    raw, one, two = (float(np.median(v)) for v in (raws, ones, twos))
+    s = SETTINGS[setting]
+    return dict(setting=setting, clip=f"{s['clip_len']}x{s['frame_interval']}",
+                stored=f"{s['size'][0]}x{s['size'][1]}" if s['size'] else '160x120',
+                input=f"{s['crop']}x{s['crop']}", samples=samples,
+                rounds=rounds, raw_decode_sps=raw, pipeline_1_worker_sps=one,
+                pipeline_2_workers_sps=two, ratio_1_worker=one / raw, ratio_2_workers=two / raw,
+                per_round=dict(raw_decode=raws, pipeline_1_worker=ones, pipeline_2_workers=twos))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--settings', nargs='+', default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument('--samples', type=int, default=96, help='samples per measurement')
+    parser.add_argument('--rounds', type=int, default=3, help='interleaved rounds (median)')
+    parser.add_argument('--movies', type=int, default=3, help='train movies used')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--workdir', help='where the benchmark data goes (default: a temp dir)')
+    parser.add_argument('--out', default=str(Path(__file__).resolve().parent / 'results'
+                                              / 'data_speed.json'))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(args.workdir) if args.workdir else Path(tmp)
+        rows = [run_setting(workdir, s, args.samples, args.movies, args.seed, args.rounds)
+                for s in args.settings]
+    load_after = os.getloadavg()
+
+    header = ('setting', 'clip', 'stored', 'input', 'raw decode/s', '1 worker/s', 'ratio',
+              '2 workers/s', 'ratio')
+    print('| ' + ' | '.join(header) + ' |')
+    print('|' + '---|' * len(header))
+    for r in rows:
+        print(f"| {r['setting']} | {r['clip']} | {r['stored']} | {r['input']} | "
+              f"{r['raw_decode_sps']:.1f} | {r['pipeline_1_worker_sps']:.1f} | "
+              f"{r['ratio_1_worker']:.2f} | {r['pipeline_2_workers_sps']:.1f} | "
+              f"{r['ratio_2_workers']:.2f} |")
+    print(f'samples/s; target ratio (1 worker) >= {TARGET_RATIO_ONE_WORKER}; '
+          f'load average {load_before[0]:.1f} -> {load_after[0]:.1f} on {os.cpu_count()} CPUs')
+    result = dict(benchmark='data_speed', rows=rows, target_ratio_1_worker=TARGET_RATIO_ONE_WORKER,
+                  load_average=[load_before[0], load_after[0]], cpus=os.cpu_count(),
+                  machine=platform.machine(), python=platform.python_version(),
+                  decord=decord.__version__, time=time.strftime('%Y-%m-%d %H:%M:%S UTC',
+                                                                time.gmtime()))
+    atomic_write_text(args.out, json.dumps(result, indent=1))
+    print(f'wrote {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
