@@ -33,7 +33,7 @@ PathLike = Union[str, os.PathLike]
 # alike, so keys from CSV files and from the training loop meet in one dict.
 Key = Tuple[str, Hashable]
 
-_CHUNK_BYTES = 32 << 20
+_CHUNK_BYTES = 4 << 20  # small enough for the per-chunk arrays to stay in cache
 _NL, _CR, _COMMA, _DOT, _ZERO, _QUOTE = 10, 13, 44, 46, 48, 34
 _POW10 = np.array([10.0**k for k in range(8)])
 
@@ -340,8 +340,20 @@ def _parse_chunk(buf: np.ndarray, first_line: int, kind: str, keys: _KeyTable, p
         return _diagnose(path, int(line_no[row]), text, kind)
 
     commas = np.flatnonzero(buf == _COMMA)
-    first_comma = np.searchsorted(commas, line_start)
-    ncols = np.searchsorted(commas, line_end) - first_comma + 1
+    per_line = _COLUMNS[kind][-1] - 1
+    grid = None
+    if len(commas) == per_line * n:
+        # Common case: every line has the full column count. The commas then form an
+        # (n, per_line) grid; it is right iff each line's commas lie inside it.
+        grid = commas.reshape(n, per_line)
+        if not ((grid[:, 0] > line_start).all() and (grid[:, -1] < line_end).all()):
+            grid = None
+    if grid is not None:
+        first_comma = np.arange(0, len(commas), per_line)
+        ncols = np.full(n, per_line + 1)
+    else:
+        first_comma = np.searchsorted(commas, line_start)
+        ncols = np.searchsorted(commas, line_end) - first_comma + 1
     bad = ~np.isin(ncols, _COLUMNS[kind])
     if bad.any():
         raise fail(int(np.argmax(bad)))
@@ -381,8 +393,12 @@ def _parse_chunk(buf: np.ndarray, first_line: int, kind: str, keys: _KeyTable, p
     last_end = line_end[box_rows]
     # Field j (0-based) of a row starts after comma fc + j - 1 and ends at comma fc + j
     # (or at the end of the line for the last field).
-    starts = [commas[np.minimum(fc + j - 1, last)] + 1 for j in range(2, 8)]
-    ends = [commas[np.minimum(fc + j, last)] for j in range(2, 7)] + [last_end]
+    if grid is not None and kind == 'boxes':
+        starts = [grid[:, j - 1] + 1 for j in range(2, 8)]
+        ends = [grid[:, j] for j in range(2, 7)] + [last_end]
+    else:
+        starts = [commas[np.minimum(fc + j - 1, last)] + 1 for j in range(2, 8)]
+        ends = [commas[np.minimum(fc + j, last)] for j in range(2, 7)] + [last_end]
     ends[4] = np.where(is8, ends[4], last_end)  # the action id ends a 7-column row
     boxes = np.stack(_parse_numbers(windows, buf, list(zip(starts[:4], ends[:4])), False),
                      axis=1)

@@ -218,14 +218,14 @@ def _sort_within_segments(values: np.ndarray, starts: np.ndarray,
     return perm
 
 
-def _reference_heap(rows: Sequence[int], scores, labels, boxes, capacity: int) -> List[int]:
+def _reference_heap(rows: List[int], columns: List[list], capacity: int) -> List[int]:
     """Replay the official ``read_csv`` for one keyframe; returns row indices in its order.
 
-    ``rows`` in file order. The tuples are ``(score, label, y1, x1, y2, x2)``; rows with
-    identical tuples are interchangeable, so mapping back by content is exact.
+    ``rows`` in file order; ``columns`` their score, label, y1, x1, y2, x2 (Python
+    values). Rows with identical tuples are interchangeable, so mapping back by content
+    is exact.
     """
-    tuples = [(scores[r], labels[r], boxes[r][1], boxes[r][0], boxes[r][3], boxes[r][2])
-              for r in rows]
+    tuples = list(zip(*columns))
     heap: list = []
     for t in tuples:
         if capacity < 1 or len(heap) < capacity:
@@ -249,23 +249,13 @@ def _replay(keyframes: np.ndarray, rank_row: np.ndarray, rows: np.ndarray, table
     kf_sorted = rank_row[rows]
     lo = np.searchsorted(kf_sorted, keyframes, 'left')
     hi = np.searchsorted(kf_sorted, keyframes, 'right')
+    row_list = rows.tolist()
+    columns = [table.scores[rows].tolist(), table.labels[rows].tolist()] + [
+        table.boxes[rows, j].tolist() for j in (1, 0, 3, 2)]
     out = []
-    for a, b in zip(lo, hi):
-        sel = rows[a:b]
-        out.extend(_reference_heap(
-            sel.tolist(), _ListView(table.scores, sel), _ListView(table.labels, sel),
-            _ListView(table.boxes, sel), capacity))
+    for a, b in zip(lo.tolist(), hi.tolist()):
+        out.extend(_reference_heap(row_list[a:b], [c[a:b] for c in columns], capacity))
     return np.asarray(out, np.int64)
-
-
-class _ListView:
-    """Python values of ``array[rows]`` indexed by the original row number."""
-
-    def __init__(self, array: np.ndarray, rows: np.ndarray):
-        self._values = dict(zip(rows.tolist(), array[rows].tolist()))
-
-    def __getitem__(self, r):
-        return self._values[r]
 
 
 # ---------------------------------------------------------------------------------------
@@ -437,16 +427,18 @@ def _official_detection_order(rows: np.ndarray, rank_row: np.ndarray, det: AVARo
     starts, lengths = _segments(kf)
     scores = det.scores[rows]
     keep = np.ones(len(rows), bool)
-    replay = []
     for length in np.unique(lengths[lengths > top_k]):
-        seg = np.flatnonzero(lengths == length)
-        idx = starts[seg][:, None] + np.arange(length)
+        idx = starts[lengths == length][:, None] + np.arange(length)  # file order
         vals = scores[idx]
         kth = -np.partition(-vals, top_k - 1, axis=1)[:, top_k - 1]
-        at_least = vals >= kth[:, None]
-        keep[idx] = at_least
-        ambiguous = at_least.sum(axis=1) > top_k
-        replay.extend(kf[starts[seg[ambiguous]]].tolist())
+        greater = vals > kth[:, None]
+        ties = vals == kth[:, None]
+        keep[idx] = greater | ties
+        ambiguous = np.flatnonzero(greater.sum(axis=1) + ties.sum(axis=1) > top_k)
+        if len(ambiguous):
+            keep[idx[ambiguous]] = _heap_cut(
+                idx[ambiguous], greater[ambiguous], ties[ambiguous], rows, det, top_k)
+    replay = []
     rows, kf = rows[keep], kf[keep]
     starts, lengths = _segments(kf)
     rows = rows[_sort_within_segments(-det.scores[rows], starts, lengths)]
@@ -465,6 +457,31 @@ def _official_detection_order(rows: np.ndarray, rank_row: np.ndarray, det: AVARo
     out = np.concatenate([normal, _replay(replay_set, rank_row, full, det, top_k)])
     group = rank_row[out] * (max_id + 1) + det.labels[out]
     return out[np.argsort(group, kind='stable')]
+
+
+def _heap_cut(idx: np.ndarray, greater: np.ndarray, ties: np.ndarray, rows: np.ndarray,
+              det: AVARows, top_k: int) -> np.ndarray:
+    """Which rows the official heap keeps when rows tie at the k-th score.
+
+    Each row of ``idx`` is one keyframe's rows in file order; ``greater`` / ``ties`` mark
+    scores above / equal to its k-th score. Streaming rows through the heap keeps every
+    greater row; once k rows that are greater or tied have arrived, a tie no longer gets
+    in and each later greater row evicts the smallest tuple ``(score, label, y1, x1, y2,
+    x2)``. So the tied rows kept are the largest tuples among the tied rows that arrived
+    among the first k greater-or-tied rows. Returns the keep mask shaped like ``idx``.
+    """
+    early = np.cumsum(greater | ties, axis=1) <= top_k
+    cand_seg, cand_col = np.nonzero(ties & early)
+    r = rows[idx[cand_seg, cand_col]]
+    b = det.boxes[r]
+    order = np.lexsort((b[:, 2], b[:, 3], b[:, 0], b[:, 1], det.labels[r], cand_seg))
+    need = top_k - greater.sum(axis=1)
+    seg_sorted = cand_seg[order]
+    seg_end = np.searchsorted(seg_sorted, seg_sorted, 'right')
+    kept = (seg_end - np.arange(len(order))) <= need[seg_sorted]
+    keep = greater.copy()
+    keep[seg_sorted[kept], cand_col[order][kept]] = True
+    return keep
 
 
 def _official_groundtruth_order(g_rows: np.ndarray, rank_row: np.ndarray, gt: AVARows,
