@@ -185,5 +185,6 @@ def test_corrupt_json_names_file_and_position(tmp_path, clips_root):
         AVAVideoDataset(str(bad), data_root=str(clips_root))
     incomplete = tmp_path / 'incomplete.json'
     incomplete.write_text(json.dumps(dict(images=[dict(id=1, movie=MOVIE, timestamp=902)])))
-    with pytest.raises(AVAFormatError, match=r"image #0 \(id 1\) lacks key\(s\) \['width', 'height'\]"):
+    with pytest.raises(AVAFormatError,
+                       match=r"image #0 \(id 1\) lacks key\(s\) \['width', 'height'\]"):
         AVAVideoDataset(str(incomplete), data_root=str(clips_root))

@@ -25,9 +25,11 @@ def _results(boxes=((20, 10, 50, 40), (60, 30, 90, 60)), colours=(RED, BLUE)):
 
 
 def _assert_box_on_colour(imgs, box, colour, margin=2):
-    """Pixels well inside ``box`` have ``colour``; a ring just outside (within the image) has not."""
+    """Pixels well inside ``box`` have ``colour``; a ring just outside (within the image)
+    has not."""
     x1, y1, x2, y2 = box
-    inner = imgs[:, int(np.ceil(y1)) + margin:int(y2) - margin, int(np.ceil(x1)) + margin:int(x2) - margin]
+    top, left = int(np.ceil(y1)) + margin, int(np.ceil(x1)) + margin
+    inner = imgs[:, top:int(y2) - margin, left:int(x2) - margin]
     assert inner.size and np.abs(inner.astype(int) - colour).max() <= 12
     h, w = imgs.shape[1:3]
     ring = []

@@ -74,7 +74,8 @@ def _parse_int(value: str, path, line: int, column: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise AVAFormatError(f'{path}, line {line}: {column} is not an integer: {value!r}') from None
+        raise AVAFormatError(
+            f'{path}, line {line}: {column} is not an integer: {value!r}') from None
 
 
 def iter_csv_rows(path: PathLike) -> Iterable[Tuple[int, Union[Tuple[str, int], CSVBox]]]:
@@ -159,7 +160,8 @@ def write_ground_truth_csv(path: PathLike, keyframes: Sequence[Tuple[str, int]],
                     writer.writerow([movie, format_timestamp(t), *coords, action_id, pid])
 
 
-def read_detection_csv(path: PathLike) -> Dict[Tuple[str, int], List[Tuple[Tuple[float, ...], float]]]:
+def read_detection_csv(
+        path: PathLike) -> Dict[Tuple[str, int], List[Tuple[Tuple[float, ...], float]]]:
     """Person detections in CSV: ``video_id,timestamp,x1,y1,x2,y2,score`` or with an (ignored,
     possibly empty) action column before the score, boxes normalised xyxy.
 

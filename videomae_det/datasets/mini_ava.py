@@ -45,7 +45,7 @@ import cv2
 import numpy as np
 
 from videomae_det.assets import AVA_LABEL_MAP
-from videomae_det.datasets.ava_format import (build_min_json, image_id, keyframe_image_ids,
+from videomae_det.datasets.ava_format import (build_min_json, keyframe_image_ids,
                                               read_ground_truth_csv, read_label_map,
                                               write_ground_truth_csv, write_json,
                                               write_label_map)
@@ -186,8 +186,8 @@ def _plan_pair(rng, duration: float) -> Tuple[List[Segment], List[Segment]]:
         else:
             body_a = 'sit' if rng.random() < 0.3 else 'stand'
             body_b = 'sit' if rng.random() < 0.3 else 'stand'
-        social_a = {'talk_a': 'talk', 'talk_b': 'listen', 'silent': 'silent', 'shake': 'shake'}[kind]
-        social_b = {'talk_a': 'listen', 'talk_b': 'talk', 'silent': 'silent', 'shake': 'shake'}[kind]
+        social_a, social_b = dict(talk_a=('talk', 'listen'), talk_b=('listen', 'talk'),
+                                  silent=('silent', 'silent'), shake=('shake', 'shake'))[kind]
         for segs, body, social in ((a, body_a, social_a), (b, body_b, social_b)):
             free_hand = social in ('talk', 'listen', 'silent')
             wave = free_hand and social == 'talk' and rng.random() < 0.3
@@ -275,7 +275,8 @@ def _figure(actor: Actor, t: float, state: dict) -> List[Primitive]:
     elif body == 'fall':
         progress = min(1.0, local_t / (seg.t1 - seg.t0))
         rotation = math.pi / 2 * progress ** 2
-        arms = [(0.4 + 1.5 * progress, 0.6 + 1.5 * progress), (0.2 + 1.2 * progress, 0.5 + progress)]
+        arms = [(0.4 + 1.5 * progress, 0.6 + 1.5 * progress),
+                (0.2 + 1.2 * progress, 0.5 + progress)]
 
     if seg.wave or seg.raised:
         swing = 0.5 * math.sin(2 * math.pi * actor.wave_hz * t) if seg.wave else actor.raised_angle
@@ -297,7 +298,8 @@ def _figure(actor: Actor, t: float, state: dict) -> List[Primitive]:
     shade = tuple(int(c * 0.7) for c in actor.shirt)
     prims: List[Primitive] = []
     if stool:
-        prims.append(('line', (-0.08 * h, -0.13 * h), (0.14 * h, -0.13 * h), 0.26 * h, (110, 80, 50)))
+        prims.append(('line', (-0.08 * h, -0.13 * h), (0.14 * h, -0.13 * h), 0.26 * h,
+                      (110, 80, 50)))
     # back arm, back leg, torso, front leg, front arm, head
     elbow = _limb(shoulder, arms[1][0], upper)
     prims += [('line', shoulder, elbow, arm_w, shade),
@@ -436,7 +438,8 @@ class KeyframePerson:
     annotated: bool
 
 
-def _simulate_and_render(spec: MovieSpec, seed: int, clip_dir: Path) -> Dict[int, List[KeyframePerson]]:
+def _simulate_and_render(spec: MovieSpec, seed: int,
+                         clip_dir: Path) -> Dict[int, List[KeyframePerson]]:
     """Render one movie into 1-second clips under ``clip_dir/<movie>/``; return the people
     at each keyframe second."""
     rng = np.random.default_rng([seed, spec.index])
@@ -668,7 +671,8 @@ def generate_mini_ava(out_dir, seed: int = 0, size: str = 'default', workers: in
             keyframes = [k for k in keyframes if k not in set(excluded)]
         csv_path = ann_dir / f'ava_{split}_v2.2.csv'
         write_ground_truth_csv(csv_path, keyframes, persons)
-        # the JSON is made from the CSV just written, exactly as tools/data/ava/csv_to_min_json.py does
+        # the JSON is made from the CSV just written, exactly as
+        # tools/data/ava/csv_to_min_json.py does
         min_json = build_min_json(read_ground_truth_csv(csv_path),
                                   {s.name: (FRAME_W, FRAME_H) for s, _ in split_specs})
         write_json(ann_dir / f'ava_{split}_v2.2_min.json', min_json)
@@ -684,8 +688,8 @@ def generate_mini_ava(out_dir, seed: int = 0, size: str = 'default', workers: in
                     for box, score in _detections(det_rng, people):
                         results_list.append(dict(
                             image_id=ids[(spec.name, sec)], category_id=1,
-                            bbox=[round(float(box[0]), 2), round(float(box[1]), 2),
-                                  round(float(box[2] - box[0]), 2), round(float(box[3] - box[1]), 2)],
+                            bbox=[round(float(v), 2) for v in
+                                  (box[0], box[1], box[2] - box[0], box[3] - box[1])],
                             score=round(score, 4)))
             write_json(out_dir / 'boxes' / 'ava_val_det_person_bbox.json', results_list)
             counts['val_detections'] = len(results_list)

@@ -109,7 +109,8 @@ class RandomCrop(BaseTransform):
         imgs = results['imgs']
         h, w = imgs.shape[1:3]
         cw, ch = min(self.size[0], w), min(self.size[1], h)
-        proposals = np.asarray(results.get('proposals', np.zeros((0, 4))), np.float64).reshape(-1, 4)
+        proposals = np.asarray(results.get('proposals', np.zeros((0, 4))),
+                               np.float64).reshape(-1, 4)
         for _ in range(self.max_tries):
             x0 = np.random.randint(0, w - cw + 1)
             y0 = np.random.randint(0, h - ch + 1)
@@ -193,7 +194,8 @@ class ColorJitter(BaseTransform):
             shift = np.random.uniform(-self.hue, self.hue) * 180  # OpenCV hue range is 0..180
             for f in out:
                 hsv = cv2.cvtColor(f, cv2.COLOR_RGB2HSV)
-                hsv[..., 0] = ((hsv[..., 0].astype(np.int16) + int(round(shift))) % 180).astype(np.uint8)
+                hue = (hsv[..., 0].astype(np.int16) + int(round(shift))) % 180
+                hsv[..., 0] = hue.astype(np.uint8)
                 f[...] = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
         results['imgs'] = out
         return results
@@ -203,8 +205,8 @@ class ColorJitter(BaseTransform):
 class BoxJitter(BaseTransform):
     """Training jitter of the recipe: ``rois`` = ``proposals`` with each side moved by a
     uniform fraction of the box size: x1 by ``x1`` × w, x2 by ``x2`` × w, y1 by ``y1`` × h,
-    y2 by ``y2`` × h (defaults −20%..+10%, −10%..+20%, −10%..+5%, −5%..+10%), clipped to the
-    image. ``proposals`` (the boxes labels belong to) are unchanged."""
+    y2 by ``y2`` × h (defaults −20%..+10%, −10%..+20%, −10%..+5%, −5%..+10%), clipped to
+    the image. ``proposals`` (the boxes labels belong to) are unchanged."""
 
     def __init__(self, x1=(-0.2, 0.1), x2=(-0.1, 0.2), y1=(-0.1, 0.05), y2=(-0.05, 0.1)):
         self.low = np.array([x1[0], y1[0], x2[0], y2[0]])
@@ -255,7 +257,8 @@ class RepeatKeyframe(BaseTransform):
 
 @TRANSFORMS.register_module()
 class PackActionInputs(BaseTransform):
-    """Results dict -> ``dict(inputs=uint8 Tensor (3, T, H, W) RGB, data_samples=ActionDataSample)``.
+    """Results dict -> ``dict(inputs=uint8 Tensor (3, T, H, W) RGB,
+    data_samples=ActionDataSample)``.
 
     Per-box arrays become float32 tensors (``proposals``, ``rois``, ``proposal_scores``,
     ``gt_labels``, whichever are present); ``meta_keys`` present in the results become

@@ -120,7 +120,8 @@ class VideoReader:
         bad = indices[(indices < 0) | (indices >= self.num_frames)]
         if bad.size:
             raise VideoDecodeError(
-                self.path, f'frame index {int(bad[0])} outside the video ({self.num_frames} frames)')
+                self.path,
+                f'frame index {int(bad[0])} outside the video ({self.num_frames} frames)')
         in_order = bool(np.all(np.diff(indices) > 0))  # the usual case: no re-indexing copy
         unique, inverse = (indices, None) if in_order else np.unique(indices, return_inverse=True)
         try:
@@ -128,7 +129,8 @@ class VideoReader:
         except Exception as e:  # truncated/corrupt streams fail here, after a good open
             raise VideoDecodeError(self.path, f'decoding failed ({_short(e)})') from e
         if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[0] != unique.size:
-            raise VideoDecodeError(self.path, f'decoder returned an unexpected array {frames.shape}')
+            raise VideoDecodeError(self.path,
+                                   f'decoder returned an unexpected array {frames.shape}')
         return frames if inverse is None else frames[inverse]
 
 

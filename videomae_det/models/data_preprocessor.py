@@ -50,7 +50,8 @@ class ActionDataPreprocessor(BaseDataPreprocessor):
         inputs: Union[torch.Tensor, Sequence[torch.Tensor]] = data['inputs']
         if isinstance(inputs, torch.Tensor):
             if inputs.dim() != 5:
-                raise ValueError(f'stacked inputs must be (B, 3, T, H, W); got {tuple(inputs.shape)}')
+                raise ValueError(
+                    f'stacked inputs must be (B, 3, T, H, W); got {tuple(inputs.shape)}')
             inputs = list(inputs)
         if len(inputs) == 0:
             raise ValueError('empty batch')

@@ -63,8 +63,8 @@ def cut_movie(movie_path: str, out_root: str, start: int, end: int, fps: int,
     try:
         proc = subprocess.run(cmd, capture_output=True)
         if proc.returncode != 0:
-            return movie, 0, len(wanted) - len(todo), [
-                f'{movie_path}: ffmpeg failed: {proc.stderr.decode(errors="replace").strip()[-500:]}']
+            message = proc.stderr.decode(errors='replace').strip()[-500:]
+            return movie, 0, len(wanted) - len(todo), [f'{movie_path}: ffmpeg failed: {message}']
         made = 0
         for sec in todo:
             clip = tmp / f'{sec}.mp4'
