@@ -57,6 +57,8 @@ def parse_args(argv=None):
     parser.add_argument('--reps', type=int, default=3, help='timed repetitions per model')
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--skip-memory', action='store_true')
+    parser.add_argument('--memory-batches', type=int, nargs='+', default=[1, 2],
+                        help='batch sizes of the memory runs (peers run at the first only)')
     parser.add_argument('--out', default='benchmarks/results/backbone_speed.json')
     parser.add_argument('--memory-worker', choices=MEMORY_SETTINGS, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -178,7 +180,11 @@ def train_step_call(model: nn.Module, fn):
 
 
 def memory_worker(setting: str, frames: int, size: int, batch: int) -> Dict[str, float]:
-    """Peak memory of one training step, measured inside this (fresh) process."""
+    """Peak memory of one training step, measured inside this (fresh) process.
+
+    ``gradients_mb`` (fp32, one per weight) is the part of the step's peak that no
+    activation saving can remove; ``activations_mb`` = step peak - gradients.
+    """
     peer = 'ours' if setting.startswith('ours') else setting
     # random weights (memory does not depend on them); no other model was ever allocated,
     # so no freed heap lets the step grow without raising the RSS
@@ -193,7 +199,10 @@ def memory_worker(setting: str, frames: int, size: int, batch: int) -> Dict[str,
     before = _status_kib('VmRSS')
     step()
     peak = _status_kib('VmHWM')
-    return dict(step_peak_mb=(peak - before) / 1024, process_peak_mb=peak / 1024,
+    grads_mb = sum(p.numel() * p.element_size() for p in model.parameters()) / 2 ** 20
+    step_mb = (peak - before) / 1024
+    return dict(step_peak_mb=step_mb, gradients_mb=grads_mb,
+                activations_mb=step_mb - grads_mb, process_peak_mb=peak / 1024,
                 before_mb=before / 1024)
 
 
@@ -212,12 +221,17 @@ def _status_kib(field: str) -> int:
 
 
 def measure_memory(args) -> Dict[str, Dict[str, float]]:
+    """{'<setting>@batch<b>': worker result}; peers only at the first batch size."""
+    runs = [(setting, args.memory_batches[0]) for setting in MEMORY_SETTINGS]
+    runs += [(setting, b) for b in args.memory_batches[1:]
+             for setting in ('ours', 'ours_checkpointing')]
     results = {}
-    for setting in MEMORY_SETTINGS:
+    for setting, batch in runs:
         cmd = [sys.executable, __file__, '--memory-worker', setting, '--frames',
-               str(args.frames), '--size', str(args.size), '--batch', str(args.batch)]
+               str(args.frames), '--size', str(args.size), '--batch', str(batch)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        results[setting] = json.loads(proc.stdout.strip().splitlines()[-1])
+        results[f'{setting}@batch{batch}'] = dict(
+            json.loads(proc.stdout.strip().splitlines()[-1]), setting=setting, batch=batch)
     return results
 
 
@@ -267,8 +281,10 @@ def main(argv=None):
         forward_s=forward, fwd_bwd_s=fwd_bwd, forward_speedup=fwd_speedup,
         fwd_bwd_speedup=fb_speedup, memory=memory, targets=TARGETS)
     if memory:
-        report['checkpointing_memory_reduction'] = (
-            memory['ours']['step_peak_mb'] / memory['ours_checkpointing']['step_peak_mb'])
+        report['checkpointing_memory_reduction'] = {
+            f'batch{b}': memory[f'ours@batch{b}']['step_peak_mb']
+            / memory[f'ours_checkpointing@batch{b}']['step_peak_mb']
+            for b in args.memory_batches}
 
     print(f'ViT-B, input {args.frames}x{args.size}x{args.size}, batch {args.batch}, fp32, '
           f'cpu, {torch.get_num_threads()} threads, medians of {args.reps} interleaved reps, '
@@ -282,12 +298,16 @@ def main(argv=None):
         diff = '-' if name == 'ours' else f'{max_diff[name]:.1e}'
         print(f'| {name} | {fwd_ms[name]:.0f} | {fs} | {fb_ms[name]:.0f} | {bs} | {diff} |')
     if memory:
-        print('\n| training step | step peak MB (above weights) | process peak MB |')
-        print('|---|---|---|')
-        for name, m in memory.items():
-            print(f"| {name} | {m['step_peak_mb']:.0f} | {m['process_peak_mb']:.0f} |")
-        print(f"activation checkpointing cuts the step's peak by "
-              f"{report['checkpointing_memory_reduction']:.2f}x (target >= 2)")
+        print('\n| training step | batch | step peak MB (above weights) | of which gradients '
+              '| activations | process peak MB |')
+        print('|---|---|---|---|---|---|')
+        for m in memory.values():
+            print(f"| {m['setting']} | {m['batch']} | {m['step_peak_mb']:.0f} | "
+                  f"{m['gradients_mb']:.0f} | {m['activations_mb']:.0f} | "
+                  f"{m['process_peak_mb']:.0f} |")
+        for batch, ratio in report['checkpointing_memory_reduction'].items():
+            print(f"activation checkpointing cuts the step's peak by {ratio:.2f}x at {batch} "
+                  f"(target >= 2)")
     atomic_write_text(Path(args.out), json.dumps(report, indent=2) + '\n')
     print(f'wrote {args.out}')
     return report

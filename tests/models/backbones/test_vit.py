@@ -176,3 +176,24 @@ def test_init_weights_loads_pretrained(tmp_path):
     model.init_weights()
     for (name, a), b in zip(model.state_dict().items(), source.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+def test_other_spatial_size_matches_mmaction2_resize():
+    """mmaction2 (like the VideoMAE detection code) resizes the table per temporal slice
+    with bicubic interpolation; the same weights must give the same tokens."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[3] / 'benchmarks' / 'backbone_speed.py'
+    spec = importlib.util.spec_from_file_location('backbone_speed', path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    ours = build_backbone('vit_small', **TINY).eval()  # table defined for 16x224x224
+    theirs = bench.load_mmaction2_vit_class()(
+        embed_dims=48, depth=2, num_heads=3, use_mean_pooling=False,
+        return_feat_map=True).eval()
+    state = bench.to_mmaction2_keys(ours.state_dict())
+    state['pos_embed'] = theirs.pos_embed
+    theirs.load_state_dict(state)
+    x = torch.randn(1, 3, 16, 96, 128)  # 8 slices of 6x8 instead of 14x14
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), theirs(x), atol=1e-4, rtol=0)
