@@ -188,3 +188,35 @@ def test_corrupt_json_names_file_and_position(tmp_path, clips_root):
     with pytest.raises(AVAFormatError,
                        match=r"image #0 \(id 1\) lacks key\(s\) \['width', 'height'\]"):
         AVAVideoDataset(str(incomplete), data_root=str(clips_root))
+
+
+def test_skip_missing_replaces_undecodable_sample_while_training(clips_root, tmp_path):
+    root = tmp_path / 'copy'
+    for sec in SECONDS:
+        dst = root / 'clips/trainval' / MOVIE / f'{sec}.mp4'
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        data = (clips_root / 'clips/trainval' / MOVIE / f'{sec}.mp4').read_bytes()
+        dst.write_bytes(data[:len(data) // 3] if sec == 905 else data)  # 905 truncated
+    _min_json(root / 'ann.json', [901, 905])
+    strict = AVAVideoDataset('ann.json', data_root=str(root), clip_len=8)
+    with pytest.raises(Exception, match='905.mp4'):
+        strict[1]
+    ds = AVAVideoDataset('ann.json', data_root=str(root), clip_len=8, skip_missing=True,
+                         pipeline=[PackActionInputs()])
+    out = ds[1]  # replaced by the other (good) keyframe
+    assert out['data_samples'].timestamp == 901 and ds.num_skipped_decode >= 1
+
+
+def test_frames_layout_missing_frame(tmp_path):
+    folder = tmp_path / 'frames' / MOVIE
+    folder.mkdir(parents=True)
+    for n in range(1, 91):  # seconds 900..902
+        if n != 36:
+            cv2.imwrite(str(folder / f'img_{n:05d}.jpg'), _code(n))
+    _min_json(tmp_path / 'ann.json', [901])
+    ds = AVAVideoDataset('ann.json', data_root=str(tmp_path), layout='frames', clip_len=8,
+                         frame_interval=2)
+    times = sampling_times(901, 8, 2, 25.0)
+    assert 36 in (np.floor((times - 900) * 30 + 0.5).astype(int) + 1)
+    with pytest.raises(MissingClipError, match=rf"{MOVIE}.*second 901.*img_00036\.jpg"):
+        ds.load_frames(ds.get_data_info(0))
