@@ -133,3 +133,21 @@ def test_refuses_foreign_directory(tmp_path):
     with pytest.raises(FileExistsError, match='refusing'):
         mini_ava.generate_mini_ava(tmp_path, size='tiny')
     assert (tmp_path / 'precious.txt').read_text() == 'data'
+
+
+def test_interrupted_run_is_marked_incomplete_and_can_be_redone(tmp_path, monkeypatch):
+    out = tmp_path / 'mini'
+    mini_ava.generate_mini_ava(out, seed=0, size='tiny', workers=1)
+
+    def broken(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mini_ava, '_simulate_and_render', broken)
+    with pytest.raises(KeyboardInterrupt):
+        mini_ava.generate_mini_ava(out, seed=1, size='tiny', workers=1)
+    info = json.loads((out / mini_ava.INFO_NAME).read_text())
+    assert info['complete'] is False and 'seed' not in info and 'size' not in info
+    monkeypatch.undo()
+    info = mini_ava.generate_mini_ava(out, seed=1, size='tiny', workers=1)
+    movies = sorted(p.name for p in (out / 'clips/trainval').iterdir())
+    assert movies == sorted(info['movies']['train'] + info['movies']['val'])  # old ones cleared

@@ -62,6 +62,7 @@ HAND_SHAKE, HAND_WAVE, LISTEN, TALK = 68, 69, 74, 79
 CLASS_IDS = (BEND, FALL, JUMP, LIE, RUN, SIT, STAND, WALK, HAND_SHAKE, HAND_WAVE, LISTEN, TALK)
 LABEL_MAP_NAME = 'mini_ava_action_list.pbtxt'
 INFO_NAME = 'mini_ava_info.json'
+GENERATOR = 'videomae_det.datasets.mini_ava'
 
 
 @dataclass(frozen=True)
@@ -633,7 +634,7 @@ def generate_mini_ava(out_dir, seed: int = 0, size: str = 'default', workers: in
         raise ValueError(f'unknown mini-AVA size {size!r}; choose from {sorted(PRESETS)}')
     preset = PRESETS[size]
     out_dir = Path(out_dir)
-    _prepare_out_dir(out_dir)
+    previous = _previous_movies(out_dir)
     clip_dir = out_dir / 'clips' / 'trainval'
     clip_dir.mkdir(parents=True, exist_ok=True)
 
@@ -641,6 +642,12 @@ def generate_mini_ava(out_dir, seed: int = 0, size: str = 'default', workers: in
     names = _movie_names(rng, preset.train_movies + preset.val_movies)
     specs = [MovieSpec(name, 'train' if i < preset.train_movies else 'val', i, preset.duration)
              for i, name in enumerate(names)]
+    # until the end, the info file only says "incomplete" (no size/seed, so nothing takes an
+    # interrupted run for a finished one) and lists every movie folder a re-run must clear
+    write_json(out_dir / INFO_NAME, dict(generator=GENERATOR, complete=False,
+                                         movies=dict(pending=sorted(set(previous + names)))))
+    for movie in previous:
+        shutil.rmtree(clip_dir / movie, ignore_errors=True)
     tasks = [(spec, seed, str(clip_dir)) for spec in specs]
     if workers > 1 and len(specs) > 1:
         ctx = multiprocessing.get_context('fork' if os.name == 'posix' else 'spawn')
@@ -696,7 +703,7 @@ def generate_mini_ava(out_dir, seed: int = 0, size: str = 'default', workers: in
     with atomic_open(ann_dir / 'ava_val_excluded_timestamps_v2.2.csv', 'w', encoding='utf-8') as f:
         f.writelines(f'{m},{t:04d}\n' for m, t in excluded)
 
-    info = dict(generator='videomae_det.datasets.mini_ava', seed=seed, size=size,
+    info = dict(generator=GENERATOR, complete=True, seed=seed, size=size,
                 preset=preset.__dict__, frame_size=[FRAME_W, FRAME_H], fps=FPS,
                 first_sec=FIRST_SEC, classes={str(k): v for k, v in label_map().items()},
                 movies={split: [s.name for s in specs if s.split == split]
@@ -706,24 +713,19 @@ def generate_mini_ava(out_dir, seed: int = 0, size: str = 'default', workers: in
     return info
 
 
-def _prepare_out_dir(out_dir: Path) -> None:
-    """Refuse a non-empty directory that is not a mini-AVA; clear an old mini-AVA's clips."""
-    if not out_dir.exists():
-        return
-    entries = [p for p in out_dir.iterdir()]
-    if not entries:
-        return
+def _previous_movies(out_dir: Path) -> List[str]:
+    """Movie folders of an earlier mini-AVA in ``out_dir`` (to be replaced); refuses a
+    non-empty directory that is not a mini-AVA, so a wrong path never loses data."""
+    if not out_dir.exists() or not any(out_dir.iterdir()):
+        return []
     info_file = out_dir / INFO_NAME
     if not info_file.is_file():
         raise FileExistsError(
             f'{out_dir} is not empty and holds no {INFO_NAME}; refusing to write mini-AVA '
             f'over it (choose an empty or new directory)')
     old = json.loads(info_file.read_text())
-    clip_dir = out_dir / 'clips' / 'trainval'
-    for split_movies in old.get('movies', {}).values():
-        for movie in split_movies:
-            if movie and '/' not in movie and movie not in ('.', '..'):
-                shutil.rmtree(clip_dir / movie, ignore_errors=True)
+    return [m for movies in old.get('movies', {}).values() for m in movies
+            if m and '/' not in m and m not in ('.', '..')]
 
 
 def _progress(iterable, total: int, enabled: bool):
