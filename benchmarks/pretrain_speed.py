@@ -38,6 +38,9 @@ def parse_args(argv=None):
     parser.add_argument('--mask-ratio', type=float, default=0.9)
     parser.add_argument('--steps', type=int, default=3, help='timed steps per setting')
     parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch CPU threads (default: torch\'s choice); 1 avoids thrashing '
+                        'on a machine shared with other jobs')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--out', default='benchmarks/results/pretrain_speed.json')
     return parser.parse_args(argv)
@@ -65,6 +68,8 @@ def step_times(model: VideoMAEPretrainer, inputs: torch.Tensor, steps: int,
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     dec_dim, dec_heads = DECODERS[args.arch]
     inputs = torch.randn(args.batch, 3, args.frames, args.size, args.size, device=args.device)
