@@ -1,10 +1,12 @@
 """AVA data: dataset, transforms, video I/O, file formats and the mini-AVA generator."""
-from .ava import AVAVideoDataset
+from .ava import AVAVideoDataset, MissingClipError
 from .transforms import (BoxJitter, ColorJitter, Flip, PackActionInputs, RandomCrop,
                          RepeatKeyframe, Resize, WidenBoxes)
+from .video_io import VideoDecodeError
 from .unlabeled import UnlabeledVideoDataset, VideoMultiScaleCrop
 
 __all__ = [
-    'AVAVideoDataset', 'BoxJitter', 'ColorJitter', 'Flip', 'PackActionInputs', 'RandomCrop',
-    'RepeatKeyframe', 'Resize', 'WidenBoxes', 'UnlabeledVideoDataset', 'VideoMultiScaleCrop'
+    'AVAVideoDataset', 'BoxJitter', 'ColorJitter', 'Flip', 'MissingClipError',
+    'PackActionInputs', 'RandomCrop', 'RepeatKeyframe', 'Resize', 'VideoDecodeError',
+    'WidenBoxes', 'UnlabeledVideoDataset', 'VideoMultiScaleCrop'
 ]
