@@ -9,7 +9,7 @@ Prints the per-class AP table and the mAP. The checkpoint is one written by
 import argparse
 import os.path as osp
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
@@ -17,6 +17,7 @@ from mmengine.runner import Runner
 from videomae_det.engine.config_checks import (ConfigError, DataNotFoundError, check_data_paths,
                                                load_config)
 from videomae_det.engine.distributed import init_cpu_process_group
+from videomae_det.evaluation.functional import read_label_map
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -43,8 +44,9 @@ def build_config(args: argparse.Namespace) -> Config:
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join('work_dirs', name)
     cfg.load_from = args.checkpoint
     cfg.resume = False
-    # the detector's weights come from the checkpoint: don't read the VideoMAE file too
-    cfg.model.backbone.pretrained = None
+    if 'backbone' in cfg.model:
+        # the detector's weights come from the checkpoint: don't read the VideoMAE file too
+        cfg.model.backbone.pretrained = None
     if args.out:
         evaluator = cfg.test_evaluator
         for metric in evaluator if isinstance(evaluator, list) else [evaluator]:
@@ -52,15 +54,23 @@ def build_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
-def format_table(metrics: Dict[str, float]) -> str:
-    """Metric dict -> text table: one row per class AP (keys with ``AP`` but not ``mAP``),
-    then the mAP row(s)."""
-    per_class = [(k, v) for k, v in metrics.items() if 'AP' in k and 'mAP' not in k]
-    overall = [(k, v) for k, v in metrics.items() if 'mAP' in k]
+def format_table(metrics: Dict[str, float], names: Dict[int, str]) -> str:
+    """AVAMetric's results -> text table: one row per class (``<prefix>/AP_<id>``, with its
+    label-map name), then the mAP rows (overall first, then the category groups)."""
+    per_class, overall = [], []
+    for key, value in metrics.items():
+        last = key.split('/')[-1]
+        if last.startswith('AP_') and last[3:].isdigit():
+            action = int(last[3:])
+            per_class.append((f'{action:>2} {names.get(action, "")}', value))
+        elif 'mAP' in last:
+            overall.append((last, value))
+    overall.sort(key=lambda kv: kv[0] != 'mAP')
     width = max([len(k) for k, _ in per_class + overall] + [5])
-    lines = [f'{"class":<{width}}  AP (%)', '-' * (width + 8)]
-    lines += [f'{k:<{width}}  {100 * v:6.2f}' for k, v in per_class]
-    lines += ['-' * (width + 8)] + [f'{k:<{width}}  {100 * v:6.2f}' for k, v in overall]
+    rule = '-' * (width + 9)
+    lines = [f'{"class":<{width}}   AP (%)', rule]
+    lines += [f'{k:<{width}}   {100 * v:6.2f}' for k, v in per_class]
+    lines += [rule] + [f'{k:<{width}}   {100 * v:6.2f}' for k, v in overall]
     return '\n'.join(lines)
 
 
@@ -73,13 +83,26 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f'error: {err}', file=sys.stderr)
         return 2
     init_cpu_process_group(args.launcher)
-    runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
-    if runner.rank == 0:
-        print(format_table(metrics))
+    metrics, rank = evaluate(cfg)
+    if rank == 0:
+        print(format_table(metrics, label_map_of(cfg)))
         if args.out:
             print(f'detections written to {args.out}')
     return 0
+
+
+def evaluate(cfg: Config) -> Tuple[Dict[str, float], int]:
+    """Run the test loop of ``cfg`` (checkpoint in ``load_from``) -> (metrics, rank)."""
+    runner = Runner.from_cfg(cfg)
+    return runner.test(), runner.rank
+
+
+def label_map_of(cfg: Config) -> Dict[int, str]:
+    """{AVA id: name} of the test metric's label map (empty if it names none)."""
+    evaluator = cfg.test_evaluator
+    metric = evaluator[0] if isinstance(evaluator, list) else evaluator
+    path = metric.get('label_map_file')
+    return read_label_map(path) if path else {}
 
 
 if __name__ == '__main__':

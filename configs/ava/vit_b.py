@@ -19,8 +19,7 @@ from torch.optim import AdamW
 
 from videomae_det.datasets import (AVAVideoDataset, BoxJitter, ColorJitter, Flip,
                                    PackActionInputs, RandomCrop, Resize, WidenBoxes)
-from videomae_det.engine import (DeviceAgnosticDDP, LayerDecayOptimWrapperConstructor,
-                                 SafeCheckpointHook)
+from videomae_det.engine import LayerDecayOptimWrapperConstructor, SafeCheckpointHook
 from videomae_det.evaluation.metrics import AVAMetric
 from videomae_det.models import AVADetector, AVARoIHead, VisionTransformer
 from videomae_det.models.data_preprocessor import ActionDataPreprocessor
@@ -114,8 +113,9 @@ default_hooks = dict(
     sampler_seed=dict(type=DistSamplerSeedHook))
 env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
                dist_cfg=dict(backend='nccl'))
-# torchrun on CPU-only machines too (DDP without device_ids there); plain DDP on GPUs
-model_wrapper_cfg = dict(type=DeviceAgnosticDDP, broadcast_buffers=False,
+# torchrun on CPU-only machines too (DDP without device_ids there); plain DDP on GPUs.
+# By name: mmengine looks model wrappers up by string (registered by videomae_det.engine).
+model_wrapper_cfg = dict(type='DeviceAgnosticDDP', broadcast_buffers=False,
                          find_unused_parameters=False)
 log_processor = dict(window_size=20, by_epoch=True)
 log_level = 'INFO'

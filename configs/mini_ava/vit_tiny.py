@@ -22,7 +22,7 @@ from videomae_det.datasets import (BoxJitter, ColorJitter, Flip, PackActionInput
 data_root = 'data/mini_ava'
 clip_len, frame_interval, input_size = 8, 4, 112
 batch_size = 8
-max_epochs, warmup_epochs = 12, 1
+max_epochs, warmup_epochs = 8, 1
 base_lr = 1e-3  # for this batch: from random init, a tiny model wants a large step
 
 model.backbone.update(num_frames=clip_len, img_size=input_size, embed_dim=192, depth=4,

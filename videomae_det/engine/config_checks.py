@@ -9,8 +9,11 @@ import inspect
 import os.path as osp
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+import torch
 from mmengine.config import Config
 from mmengine.optim import AmpOptimWrapper
+
+from videomae_det.engine.amp import CPUAmpOptimWrapper
 
 DATA_HELP = (
     'Put the data where the config says (data_root) or point the config elsewhere with '
@@ -113,9 +116,13 @@ def check_option_keys(cfg: Config, cfg_options: Dict) -> None:
 
 
 def enable_amp(cfg: Config) -> None:
-    """Switch the optimizer wrapper to mixed precision (dynamic loss scale on CUDA)."""
-    cfg.optim_wrapper.type = AmpOptimWrapper
-    cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    """Switch the optimizer wrapper to mixed precision: float16 with a dynamic loss scale
+    on CUDA (mmengine's ``AmpOptimWrapper``), bfloat16 autocast on a CPU-only machine."""
+    if torch.cuda.is_available():
+        cfg.optim_wrapper.type = AmpOptimWrapper
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    else:
+        cfg.optim_wrapper.type = CPUAmpOptimWrapper
 
 
 def _resolve(root: Optional[str], path: str) -> str:
