@@ -220,3 +220,19 @@ def test_frames_layout_missing_frame(tmp_path):
     assert 36 in (np.floor((times - 900) * 30 + 0.5).astype(int) + 1)
     with pytest.raises(MissingClipError, match=rf"{MOVIE}.*second 901.*img_00036\.jpg"):
         ds.load_frames(ds.get_data_info(0))
+
+
+def test_bad_boxes_duplicate_ids_and_missing_root(tmp_path, clips_root):
+    data = _min_json(tmp_path / 'ann.json', [902])
+    data['annotations'][0]['bbox'] = [1, 2, 3]
+    (tmp_path / 'ann.json').write_text(json.dumps(data))
+    with pytest.raises(AVAFormatError, match=r'annotation #0 bbox must be 4 finite numbers'):
+        AVAVideoDataset(str(tmp_path / 'ann.json'), data_root=str(clips_root))
+    data = _min_json(tmp_path / 'ann.json', [902])
+    data['images'].append(dict(data['images'][0]))
+    (tmp_path / 'ann.json').write_text(json.dumps(data))
+    with pytest.raises(AVAFormatError, match='appears twice'):
+        AVAVideoDataset(str(tmp_path / 'ann.json'), data_root=str(clips_root))
+    _min_json(tmp_path / 'ann.json', [902])
+    with pytest.raises(FileNotFoundError, match=r'clips folder .*nowhere/clips/trainval not found'):
+        AVAVideoDataset(str(tmp_path / 'ann.json'), data_root=str(tmp_path / 'nowhere'))

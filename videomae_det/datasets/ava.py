@@ -255,6 +255,14 @@ def _require(entry: dict, keys: Sequence[str], path: str, what: str, position: i
                              f'key(s) {absent}')
 
 
+def _check_bbox(bbox, path: str, what: str, position: int):
+    ok = isinstance(bbox, (list, tuple)) and len(bbox) == 4 and all(
+        isinstance(v, (int, float)) and np.isfinite(v) for v in bbox)
+    if not ok:
+        raise AVAFormatError(f'{path}: {what} #{position} bbox must be 4 finite numbers '
+                             f'[x, y, w, h]; got {bbox!r}')
+
+
 def _clip_to_image(boxes: np.ndarray, width: float, height: float) -> Tuple[np.ndarray, int]:
     """Clip xyxy pixel boxes (M, 4) to the image; returns (clipped, how many changed)."""
     clipped = boxes.copy()
@@ -343,9 +351,15 @@ class AVAVideoDataset(BaseDataset):
         for i, img in enumerate(data['images']):
             _require(img, ('id', 'movie', 'timestamp', 'width', 'height'), self.ann_file,
                      'image', i)
-        image_ids = {img['id'] for img in data['images']}
+        image_ids = set()
+        for img in data['images']:
+            if img['id'] in image_ids:
+                raise AVAFormatError(f'{self.ann_file}: image id {img["id"]} appears twice '
+                                     f'({img["movie"]} {img["timestamp"]})')
+            image_ids.add(img['id'])
         for i, ann in enumerate(data['annotations']):
             _require(ann, ('image_id', 'bbox'), self.ann_file, 'annotation', i)
+            _check_bbox(ann['bbox'], self.ann_file, 'annotation', i)
             if ann['image_id'] not in image_ids:
                 raise AVAFormatError(f'{self.ann_file}: annotation #{i} (id {ann.get("id")}) '
                                      f'refers to unknown image_id {ann["image_id"]}')
@@ -401,6 +415,10 @@ class AVAVideoDataset(BaseDataset):
             warnings.warn(f'{n_empty} box(es) in {source} have no area inside the image; dropped')
         print_log(f'{os.path.basename(self.ann_file)}: {len(data_list)} keyframes with boxes '
                   f'({n_no_box} without boxes skipped)', logger='current')
+        if not os.path.isdir(self._layout.root):
+            raise FileNotFoundError(
+                f'{self.layout} folder {self._layout.root} not found (data_root '
+                f'{self.data_root!r}); see README "Data" to prepare it')
         if self.skip_missing:
             data_list = self._drop_missing(data_list)
         return data_list
@@ -415,6 +433,7 @@ class AVAVideoDataset(BaseDataset):
         unknown = 0
         for i, d in enumerate(dets):
             _require(d, ('image_id', 'bbox', 'score'), self.proposal_file, 'detection', i)
+            _check_bbox(d['bbox'], self.proposal_file, 'detection', i)
             if d['image_id'] not in image_ids:
                 unknown += 1
                 continue
