@@ -1,3 +1,4 @@
 from .optim import LayerDecayOptimWrapperConstructor
 from .distributed import DeviceAgnosticDDP
 from .hooks import SafeCheckpointHook
+from .amp import CPUAmpOptimWrapper
