@@ -5,8 +5,6 @@ import torch
 
 from videomae_det.apis import (BoxesFilePersonDetector, HOGPersonDetector, detect_video,
                                init_detector, label_names_of)
-from videomae_det.apis.inference import ClipPreparer, clip_spec_of
-from videomae_det.apis.video_stream import VideoStream, keyframe_schedule
 from videomae_det.datasets.ava_format import read_ground_truth_csv
 from videomae_det.datasets.video_io import VideoDecodeError
 from videomae_det.visualization.synthetic import write_synthetic_video
@@ -62,33 +60,6 @@ def test_results_land_on_the_ground_truth_boxes(model, mini_ava_movie):
     assert checked >= 4
 
 
-def test_scores_equal_the_model_on_the_same_clip(model, mini_ava_movie):
-    """The streamed clip and input are exactly what the config's pipeline makes of the
-    frames the schedule names (no off-by-one in the ring buffer)."""
-    from videomae_det.datasets.video_io import read_frames
-    detector = BoxesFilePersonDetector(mini_ava_movie['val_min_json'])
-    first = mini_ava_movie['first_sec']
-    results = list(detect_video(model, mini_ava_movie['path'], detector, time_offset=first))
-    stream = VideoStream(mini_ava_movie['path'])
-    spec = clip_spec_of(model.cfg)
-    sched = keyframe_schedule(stream.num_frames, stream.fps, 1.0, spec.clip_len,
-                              spec.frame_interval)
-    r = next(r for r in results if len(r.boxes))
-    kf = sched[r.frame_index // 25]
-    # the same frames through OpenCV (decord differs in the last bit of colour conversion)
-    frames = dict(VideoStream(mini_ava_movie['path']))
-    clip = np.stack([frames[i] for i in kf.clip_indices])
-    assert np.abs(clip.astype(int) - read_frames(mini_ava_movie['path'],
-                                                 kf.clip_indices).astype(int)).mean() < 2
-    boxes, scores = detector(clip[spec.clip_len // 2], video_id=r.video_id,
-                             timestamp=r.timestamp)
-    sample = ClipPreparer(model.cfg)(clip, boxes, scores, r.video_id, r.timestamp)
-    with torch.no_grad():
-        pred = model.test_step(dict(inputs=[sample['inputs']],
-                                    data_samples=[sample['data_samples']]))[0]
-    np.testing.assert_allclose(r.action_scores, pred.pred_scores.numpy(), atol=1e-6)
-
-
 def test_thirty_fps_video_with_hog_and_frames_attached(model, tmp_path):
     path = tmp_path / 'walk.avi'
     write_synthetic_video(path, num_frames=75, fps=30, size=(320, 180), num_people=2)
@@ -133,3 +104,51 @@ def test_stopping_early_stops_the_decoder(model, tmp_path):
     gen.close()
     assert first.frame_index == 0
     assert threading.active_count() == before
+
+
+def test_a_failing_person_detector_surfaces_its_error(model, tmp_path):
+    path = tmp_path / 'v.mp4'
+    write_synthetic_video(path, num_frames=60, fps=25, size=(96, 64), num_people=1)
+    calls = []
+
+    def broken(frame, video_id, timestamp):
+        calls.append(timestamp)
+        raise RuntimeError('detector exploded')
+
+    with pytest.raises(RuntimeError, match='detector exploded'):
+        list(detect_video(model, path, broken))
+    assert calls == [0.0]  # stopped at the first failure, not retried on later keyframes
+
+
+def test_same_scores_as_the_validation_dataset(model, mini_ava, mini_ava_movie):
+    """Streaming a movie gives the scores the config's own val dataset + pipeline give on
+    the same movie file (its ``videos`` layout: same detections, clip sampling, pipeline
+    and model), so inference reproduces the validation mAP."""
+    from mmengine.dataset import pseudo_collate
+
+    from videomae_det.registry import DATASETS
+    ds_cfg = dict(model.cfg.val_dataloader.dataset)
+    ds_cfg.update(data_root=str(mini_ava), ann_file='annotations/ava_val_v2.2_min.json',
+                  proposal_file='boxes/ava_val_det_person_bbox.json', det_score_thr=0.8,
+                  layout='videos', video_dir=str(mini_ava_movie['path'].parent),
+                  video_start_sec=mini_ava_movie['first_sec'])
+    dataset = DATASETS.build(ds_cfg)
+    expected = {}
+    for i in range(len(dataset)):
+        with torch.no_grad():
+            pred = model.test_step(pseudo_collate([dataset[i]]))[0]
+        expected[int(pred.metainfo['timestamp'])] = (pred.pred_bboxes.numpy(),
+                                                     pred.pred_scores.numpy())
+    detector = BoxesFilePersonDetector(mini_ava / 'boxes' / 'ava_val_det_person_bbox.json',
+                                       images_file=mini_ava_movie['val_min_json'],
+                                       score_thr=0.8)
+    results = {r.timestamp: r for r in detect_video(model, mini_ava_movie['path'], detector,
+                                                    time_offset=mini_ava_movie['first_sec'])}
+    assert expected
+    for timestamp, (boxes, scores) in expected.items():
+        r = results[timestamp]
+        order = np.lexsort(boxes.T[::-1])
+        mine = np.lexsort(r.boxes_norm.T[::-1])
+        np.testing.assert_allclose(r.boxes_norm[mine], boxes[order], atol=1e-4)
+        # OpenCV (streaming) and decord (dataset) decode the same pixels: float noise only
+        np.testing.assert_allclose(r.action_scores[mine], scores[order], atol=1e-5)

@@ -31,6 +31,7 @@ from videomae_det.apis.action_names import AVA_ACTION_NAMES, NUM_ACTIONS
 from videomae_det.apis.video_stream import Keyframe, VideoStream, keyframe_schedule
 from videomae_det.assets import AVA_LABEL_MAP
 from videomae_det.datasets.ava_format import read_label_map
+from videomae_det.datasets.video_io import VideoDecodeError
 from videomae_det.models.checkpoint import safe_torch_load
 from videomae_det.registry import MODELS
 
@@ -358,7 +359,7 @@ class _Producer(threading.Thread):
                     self._put(self._job(schedule[next_job], buffer, index))
                     release(schedule[next_job])
                     next_job += 1
-        except Exception as e:  # noqa: BLE001 - a decode error ends the stream, see below
+        except VideoDecodeError as e:  # the stream ends early; see below
             error = e
         if error is not None and last_index >= 0:
             # keep what was decoded: finish the keyframes that lie in it (their clips padded
