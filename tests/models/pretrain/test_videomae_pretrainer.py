@@ -184,3 +184,14 @@ def test_matches_huggingface_videomae_for_pretraining(tmp_path):
         loss = ours(x, mode='loss', mask=mask)['loss_rec']
     torch.testing.assert_close(pred, out.logits, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(loss, out.loss, rtol=1e-4, atol=1e-5)
+
+
+def test_pretrained_argument_loads_at_init_weights(tmp_path):
+    source = tiny_pretrainer()
+    path = tmp_path / 'epoch_3.pth'
+    torch.save({'state_dict': source.state_dict(), 'meta': {}}, path)
+    model = tiny_pretrainer(pretrained=str(path))
+    assert not torch.equal(model.decoder.head.weight, source.decoder.head.weight)
+    model.init_weights()
+    for key, value in source.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key

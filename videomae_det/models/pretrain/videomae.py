@@ -175,10 +175,11 @@ class VideoMAEPretrainer(BaseModel):
     # ---- weights ------------------------------------------------------------------------
 
     def init_weights(self) -> None:
-        """Load ``pretrained`` (random init already happened in ``__init__``)."""
+        """Children first (an encoder with its own ``pretrained`` loads it), then the whole
+        model's ``pretrained``. Random init already happened in ``__init__``."""
+        super().init_weights()
         if self.pretrained:
             load_pretrain_checkpoint(self, self.pretrained)
-        self._is_init = True
 
     def no_weight_decay(self) -> set:
         """Parameters excluded from weight decay besides 1-D ones (the official skip list)."""
