@@ -99,13 +99,14 @@ def init_detector(config: Union[PathLike, Config, None], checkpoint: Optional[Pa
 # ---------------------------------------------------------------------------------------
 
 def _test_pipeline_cfg(cfg: Config) -> list:
-    if cfg.get('test_pipeline') is not None:
-        return list(cfg.test_pipeline)
+    """The pipeline testing runs: the test (else val) dataset's, else ``test_pipeline``."""
     for loader in ('test_dataloader', 'val_dataloader'):
         dataset = cfg.get(loader, {}).get('dataset', {})
         if dataset.get('pipeline') is not None:
             return list(dataset['pipeline'])
-    raise ValueError('the config has no test_pipeline (nor test/val dataloader pipeline)')
+    if cfg.get('test_pipeline') is not None:
+        return list(cfg.test_pipeline)
+    raise ValueError('the config has no test/val dataset pipeline nor test_pipeline')
 
 
 @dataclass
