@@ -112,7 +112,7 @@ def write_case(arrays, work: Path):
     with atomic_open(work / 'det.csv', 'wb') as f:
         for block in _keyframe_blocks(arrays, 4000):
             rows = rows_from_predictions(*block, box_decimals=3, score_decimals=SCORE_DECIMALS)
-            f.write(format_box_csv(rows.keys, rows.key_index, rows.boxes, rows.labels,
+            f.write(format_box_csv(rows.keys, rows.key_index, rows.row_boxes(), rows.labels,
                                    rows.scores, box_decimals=3, score_decimals=SCORE_DECIMALS))
     return work / 'gt.csv', work / 'det.csv'
 

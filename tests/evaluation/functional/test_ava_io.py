@@ -16,7 +16,7 @@ def test_reads_fixture_groundtruth():
     rows = read_groundtruth(FIXTURES + 'gt.csv')
     assert rows.keys == [('3reY9zJKhqN', 1774), ('HmR8SmNIoxu', 1384), ('5HNXoce1raG', 1097)]
     assert len(rows) == 12
-    np.testing.assert_array_equal(rows.boxes[1], [0.050, 0.230, 0.522, 0.952])
+    np.testing.assert_array_equal(rows.row_boxes()[1], [0.050, 0.230, 0.522, 0.952])
     assert rows.labels.tolist() == [3, 1, 1, 2, 3, 3, 1, 3, 2, 1, 2, 3]
     assert rows.scores.tolist() == [0, 1, 2, 3] * 3  # person ids
 
@@ -57,7 +57,7 @@ def test_fast_parser_equals_python_float_on_many_spellings():
                      f'{rng.integers(1, 81)},{score}')
         expected.append(_check_row(lines[-1].split(','), 'boxes'))
     rows = rows_from_text('\n'.join(lines))
-    assert rows.boxes.tolist() == [e[1] for e in expected]  # bit-exact
+    assert rows.row_boxes().tolist() == [e[1] for e in expected]  # bit-exact
     assert rows.scores.tolist() == [e[3] for e in expected]
     assert rows.labels.tolist() == [e[2] for e in expected]
     assert [rows.keys[k] for k in rows.key_index] == [e[0] for e in expected]
@@ -151,7 +151,7 @@ def test_writer_round_trips_exactly(tmp_path):
     back = read_detections(path)
     assert back.keys == rows.keys or back.keys == rows.keys[::-1]
     assert [back.keys[k] for k in back.key_index] == [rows.keys[k] for k in rows.key_index]
-    np.testing.assert_array_equal(back.boxes, rows.boxes)
+    np.testing.assert_array_equal(back.row_boxes(), rows.boxes)
     np.testing.assert_array_equal(back.scores, rows.scores)
     np.testing.assert_array_equal(back.labels, rows.labels)
     assert path.read_text().splitlines()[0].split(',')[1] in ('0902', '1798')

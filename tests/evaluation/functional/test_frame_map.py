@@ -246,7 +246,7 @@ def test_in_memory_rows_score_exactly_as_their_csv(tmp_path):
     keys = gt.keys[:12] + [('elsewhere', 1000)]
     bboxes = [np.sort(rng.random((rng.integers(1, 4), 2, 2)), axis=1).reshape(-1, 4)[:, [0, 2, 1, 3]]
               for _ in keys]
-    bboxes = [np.concatenate([gt.boxes[gt.key_index == i][:1], b]) if i < 12 else b
+    bboxes = [np.concatenate([gt.row_boxes(gt.key_index == i)[:1], b]) if i < 12 else b
               for i, b in enumerate(bboxes)]
     scores = [np.round(rng.random((len(b), 80)), 2) for b in bboxes]
     rows = rows_from_predictions(keys, bboxes, scores, class_ids=labels, box_decimals=4,

@@ -24,7 +24,7 @@ def samples(seed=None):
     out = []
     for k, (movie, ts) in enumerate(gt.keys):
         rows = gt.key_index == k
-        boxes, inverse = np.unique(gt.boxes[rows], axis=0, return_inverse=True)
+        boxes, inverse = np.unique(gt.row_boxes(rows), axis=0, return_inverse=True)
         scores = np.zeros((len(boxes), 80), np.float32)
         scores[inverse.ravel(), gt.labels[rows] - 1] = 1.0
         if seed is not None:

@@ -21,7 +21,7 @@ and what is wrong.
 """
 import csv
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Dict, Hashable, List, Optional, Sequence, Tuple, Union
@@ -63,7 +63,9 @@ class AVARows:
         keys: keyframe keys ``(video_id, timestamp)`` in order of first appearance; this
             includes keyframes that only have 2-column rows.
         key_index: int32 (N,), row -> index into ``keys``.
-        boxes: float64 (N, 4), xyxy normalised to [0, 1].
+        boxes: float64 (N, 4) xyxy normalised to [0, 1]; or, when ``box_index`` is given,
+            a table of distinct boxes (B, 4) that ``box_index`` (N,) points into (detector
+            outputs: each box carries 80 rows). Use :meth:`row_boxes`.
         labels: int64 (N,), AVA action ids as written (not yet filtered by a label map).
         scores: float64 (N,): the detection score; for ground truth the person id (the
             reference sorts ground truth by it); 1.0 for 7-column rows.
@@ -75,10 +77,16 @@ class AVARows:
     labels: np.ndarray
     scores: np.ndarray
     path: Optional[str] = None
-    extra: dict = field(default_factory=dict)
+    box_index: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def row_boxes(self, rows=slice(None)) -> np.ndarray:
+        """(n, 4) xyxy boxes of the given rows (index array or slice)."""
+        if self.box_index is None:
+            return self.boxes[rows]
+        return self.boxes[self.box_index[rows]]
 
 
 def canonical_key(video_id: str, timestamp) -> Key:
@@ -171,8 +179,17 @@ class _KeyTable:
 
 
 class _Chunk:
-    def __init__(self, key_index, boxes, labels, scores):
+    """Parsed rows of a chunk; ``boxes`` (B, 4) distinct boxes, ``box_index`` (N,) into it."""
+
+    def __init__(self, key_index, boxes, labels, scores, box_index=None):
         self.key_index, self.boxes, self.labels, self.scores = key_index, boxes, labels, scores
+        self.box_index = (np.arange(len(labels), dtype=np.int32) if box_index is None else
+                          box_index)
+
+    @staticmethod
+    def empty() -> '_Chunk':
+        return _Chunk(np.zeros(0, np.int32), np.zeros((0, 4)), np.zeros(0, np.int64),
+                      np.zeros(0))
 
 
 def _parse_lines_python(lines: List[str], first_line: int, kind: str, keys: _KeyTable,
@@ -309,8 +326,7 @@ def _python_fallback(buf, start, end, ok, values, convert):
 
 def _parse_chunk(buf: np.ndarray, first_line: int, kind: str, keys: _KeyTable, path):
     """Parse a chunk of whole lines (``buf`` ends with a newline)."""
-    empty = _Chunk(np.zeros(0, np.int32), np.zeros((0, 4)), np.zeros(0, np.int64),
-                   np.zeros(0))
+    empty = _Chunk.empty()
     if (buf == _QUOTE).any() or (buf == 0).any():
         # Quoted fields (or NUL bytes): let the csv module handle it.
         lines = bytes(buf).decode('utf-8', 'replace').splitlines(keepends=True)
@@ -366,7 +382,7 @@ def _parse_chunk(buf: np.ndarray, first_line: int, kind: str, keys: _KeyTable, p
     head = np.ones(n, bool)
     head[1:] = key_len[1:] != key_len[:-1]
     for w in range(0, int(key_len.max()), 8):
-        word = windows[line_start + w + 8]
+        word = windows[np.minimum(line_start + w, len(buf)) + 8]
         # Keep the key's bytes only: the low ``rem`` bytes of the word.
         word &= ~_KEEP[8 - np.clip(key_len - w, 0, 8)]
         head[1:] |= word[1:] != word[:-1]
@@ -400,8 +416,29 @@ def _parse_chunk(buf: np.ndarray, first_line: int, kind: str, keys: _KeyTable, p
         starts = [commas[np.minimum(fc + j - 1, last)] + 1 for j in range(2, 8)]
         ends = [commas[np.minimum(fc + j, last)] for j in range(2, 7)] + [last_end]
     ends[4] = np.where(is8, ends[4], last_end)  # the action id ends a 7-column row
-    boxes = np.stack(_parse_numbers(windows, buf, list(zip(starts[:4], ends[:4])), False),
-                     axis=1)
+    # Each box has one row per action: parse each distinct box text once. Rows are
+    # grouped by a hash of the box's bytes, then every row is checked byte for byte
+    # against its group's first row (a row that differs is simply parsed on its own).
+    box_start, box_end = starts[0], ends[3]
+    box_len = box_end - box_start
+    words = [windows[np.minimum(box_start + w, len(buf)) + 8]
+             & ~_KEEP[8 - np.clip(box_len - w, 0, 8)]
+             for w in range(0, int(box_len.max()), 8)]
+    digest = box_len.astype(np.uint64)
+    for word in words:
+        digest = digest * _u64(0x9E3779B97F4A7C15) ^ word
+    _, first, inverse = np.unique(digest, return_index=True, return_inverse=True)
+    rep = first[inverse.ravel()]
+    same = box_len == box_len[rep]
+    for word in words:
+        same &= word == word[rep]
+    own = (rep == np.arange(len(rep))) | ~same
+    distinct = np.flatnonzero(own)
+    position = (np.cumsum(own) - 1).astype(np.int32)
+    box_index = np.where(same, position[rep], position)
+    boxes = np.stack(_parse_numbers(
+        windows, buf, [(starts[j][distinct], ends[j][distinct]) for j in range(4)], False),
+        axis=1)
     labels, = _parse_numbers(windows, buf, [(starts[4], ends[4])], True)
     scores = np.ones(len(box_rows))  # a 7-column row has no score: 1.0, as the reference
     with_score = slice(None) if is8.all() else np.flatnonzero(is8)
@@ -409,13 +446,14 @@ def _parse_chunk(buf: np.ndarray, first_line: int, kind: str, keys: _KeyTable, p
                                          [(starts[5][with_score], ends[5][with_score])], False)
 
     with np.errstate(invalid='ignore'):
+        bad_box = ~((boxes >= 0.0) & (boxes <= 1.0)).all(axis=1)
+        bad_box |= (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
         bad = labels == _NO_INT
-        bad |= ~((boxes >= 0.0) & (boxes <= 1.0)).all(axis=1)
-        bad |= (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
         bad |= ~np.isfinite(scores)
+    bad |= bad_box[box_index]
     if bad.any():
         raise fail(int(box_rows[np.argmax(bad)]))
-    return _Chunk(row_key[box_rows].astype(np.int32), boxes, labels, scores)
+    return _Chunk(row_key[box_rows].astype(np.int32), boxes, labels, scores, box_index)
 
 
 def _iter_chunks(path: Path, chunk_bytes: int):
@@ -450,15 +488,21 @@ def _read_rows(path: PathLike, kind: str, what: str, chunk_bytes: int) -> AVARow
     if not keys.keys:
         raise AVAFormatError(path, None, f'{what} file has no rows')
     if not chunks:
-        chunks = [_Chunk(np.zeros(0, np.int32), np.zeros((0, 4)), np.zeros(0, np.int64),
-                         np.zeros(0))]
+        chunks = [_Chunk.empty()]
+    return _join(chunks, keys, str(path))
+
+
+def _join(chunks: List[_Chunk], keys: _KeyTable, path: Optional[str]) -> AVARows:
+    offsets = np.cumsum([0] + [len(c.boxes) for c in chunks[:-1]])
     return AVARows(
         keys=keys.keys,
         key_index=np.concatenate([c.key_index for c in chunks]),
         boxes=np.concatenate([c.boxes for c in chunks]),
         labels=np.concatenate([c.labels for c in chunks]),
         scores=np.concatenate([c.scores for c in chunks]),
-        path=str(path))
+        path=path,
+        box_index=np.concatenate([c.box_index + np.int32(o)
+                                  for c, o in zip(chunks, offsets)]).astype(np.int32))
 
 
 def read_box_csv(path: PathLike, what: str = 'box CSV',
@@ -598,7 +642,7 @@ def write_box_csv(path: PathLike, rows: AVARows, box_decimals: int = 4,
     with atomic_open(path, 'wb') as f:
         for s in range(0, max(len(rows), 1), chunk_rows):
             sl = slice(s, s + chunk_rows)
-            f.write(format_box_csv(rows.keys, rows.key_index[sl], rows.boxes[sl],
+            f.write(format_box_csv(rows.keys, rows.key_index[sl], rows.row_boxes(sl),
                                    rows.labels[sl], rows.scores[sl], box_decimals,
                                    score_decimals))
 
@@ -609,11 +653,9 @@ def rows_from_text(text: str, path: Optional[str] = None) -> AVARows:
     data = text.encode('utf-8')
     if data and not data.endswith(b'\n'):
         data += b'\n'
-    chunk = _parse_chunk(np.frombuffer(data, np.uint8), 1, 'boxes', keys, path) if data else None
-    if chunk is None:
-        chunk = _Chunk(np.zeros(0, np.int32), np.zeros((0, 4)), np.zeros(0, np.int64),
-                       np.zeros(0))
-    return AVARows(keys.keys, chunk.key_index, chunk.boxes, chunk.labels, chunk.scores, path)
+    chunk = (_parse_chunk(np.frombuffer(data, np.uint8), 1, 'boxes', keys, path) if data else
+             _Chunk.empty())
+    return _join([chunk], keys, path)
 
 
 __all__ = [

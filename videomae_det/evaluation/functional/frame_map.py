@@ -88,6 +88,8 @@ class FrameMAPResult:
             f'{c.get("detections_out_of_map", 0)} with labels outside the label map, '
             f'{c.get("detections_not_in_groundtruth", 0)} for keyframes absent from the '
             f'ground truth, {c.get("detections_excluded", 0)} for excluded keyframes'
+            + (f', {c["detections_keyframe_without_boxes"]} for keyframes without '
+               'ground-truth boxes' if c.get('detections_keyframe_without_boxes') else '')
             + (f', {c["detections_beyond_top_k"]} beyond the top {TOP_K} of a keyframe'
                if 'detections_beyond_top_k' in c else '')
             + (f', {c["detections_without_area"]} boxes without area'
@@ -251,7 +253,7 @@ def _replay(keyframes: np.ndarray, rank_row: np.ndarray, rows: np.ndarray, table
     hi = np.searchsorted(kf_sorted, keyframes, 'right')
     row_list = rows.tolist()
     columns = [table.scores[rows].tolist(), table.labels[rows].tolist()] + [
-        table.boxes[rows, j].tolist() for j in (1, 0, 3, 2)]
+        table.row_boxes(rows)[:, j].tolist() for j in (1, 0, 3, 2)]
     out = []
     for a, b in zip(lo.tolist(), hi.tolist()):
         out.extend(_reference_heap(row_list[a:b], [c[a:b] for c in columns], capacity))
@@ -265,17 +267,20 @@ def _replay(keyframes: np.ndarray, rank_row: np.ndarray, rows: np.ndarray, table
 def _first_row_rank(key_index: np.ndarray, mask: np.ndarray, num_keys: int) -> np.ndarray:
     """For each key, the rank of its first ``mask`` row among keys (-1: no such row)."""
     rows = np.flatnonzero(mask)
-    # Rows are increasing, so np.unique's first occurrences are the first rows.
-    uniq, idx = np.unique(key_index[rows], return_index=True)
-    first_row = rows[idx]
+    keys = key_index[rows]
+    # Only the first row of each run of equal keys can be a first occurrence.
+    heads = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    uniq, idx = np.unique(keys[heads], return_index=True)  # first occurrences (stable)
+    first_row = rows[heads[idx]]
     rank = np.full(num_keys, -1, np.int64)
     rank[uniq[np.argsort(first_row, kind='stable')]] = np.arange(len(uniq))
     return rank
 
 
-def evaluate_frame_map(groundtruth: AVARows, detections: AVARows, label_map: Mapping[int, str],
-              mode: str = 'official', excluded_keys: Iterable[Key] = (),
-              iou_threshold: float = 0.5, top_k: int = TOP_K) -> FrameMAPResult:
+def evaluate_frame_map(groundtruth: AVARows, detections: AVARows,
+                       label_map: Mapping[int, str], mode: str = 'official',
+                       excluded_keys: Iterable[Key] = (), iou_threshold: float = 0.5,
+                       top_k: int = TOP_K) -> FrameMAPResult:
     """Frame-level AP per class and mAP (see the module docstring for both modes).
 
     Args:
@@ -290,12 +295,15 @@ def evaluate_frame_map(groundtruth: AVARows, detections: AVARows, label_map: Map
         top_k: detections per keyframe in official mode.
 
     Raises:
-        ValueError: unknown mode, empty label map, or no ground-truth box of a mapped class.
+        ValueError: unknown mode, empty label map or an id < 1 in it, or no ground-truth
+            box of a mapped class.
     """
     if mode not in MODES:
         raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
     if not label_map:
         raise ValueError('the label map has no class')
+    if min(label_map) < 1:
+        raise ValueError(f'label map ids must be >= 1 (AVA ids are 1-based), got {min(label_map)}')
     official = mode == 'official'
     class_ids = np.array(sorted(label_map), np.int64)
     max_id = int(class_ids.max())
@@ -303,8 +311,13 @@ def evaluate_frame_map(groundtruth: AVARows, detections: AVARows, label_map: Map
     gt, det = groundtruth, detections
     counts: Dict[str, int] = {'detections': len(det), 'groundtruth_boxes': len(gt)}
 
-    gt_in = np.isin(gt.labels, class_ids)
-    det_in = np.isin(det.labels, class_ids)
+    in_map = np.zeros(max_id + 2, bool)  # a lookup is much faster than np.isin here
+    in_map[class_ids] = True
+    gt_in = in_map[np.clip(gt.labels, 0, max_id + 1)]
+    det_in = in_map[np.clip(det.labels, 0, max_id + 1)]
+    if not gt_in.any():
+        raise ValueError(f'{gt.path or "ground truth"}: no ground-truth box of a class in '
+                         'the label map')
     counts['detections_out_of_map'] = int((~det_in).sum())
     counts['groundtruth_out_of_map'] = int((~gt_in).sum())
     gt_excl = np.array([k in excluded for k in gt.keys], bool)
@@ -337,9 +350,6 @@ def evaluate_frame_map(groundtruth: AVARows, detections: AVARows, label_map: Map
     counts['keyframes_scored'] = int((gt_kf_rank >= 0).sum())
 
     num_gt_arr = np.bincount(gt.labels[gt_used], minlength=max_id + 1)[:max_id + 1]
-    if num_gt_arr[class_ids].sum() == 0:
-        raise ValueError(f'{gt.path or "ground truth"}: no ground-truth box of a class in '
-                         'the label map')
 
     # ---- detections: the rows that count, in matching order -------------------------
     det_rank_row = det_kf_rank[det.key_index]
@@ -348,12 +358,16 @@ def evaluate_frame_map(groundtruth: AVARows, detections: AVARows, label_map: Map
         (det_in & (det_to_gt[det.key_index] < 0)).sum())
     counts['detections_excluded'] = int(
         (det_in & (det_to_gt[det.key_index] >= 0) & det_excl[det.key_index]).sum())
+    # Legacy only: keyframes the ground truth lists without a box (2-column rows).
+    counts['detections_keyframe_without_boxes'] = (
+        int((det_in & ~in_scored).sum()) - counts['detections_not_in_groundtruth']
+        - counts['detections_excluded'])
     rows = np.flatnonzero(in_scored)
     rows = rows[np.argsort(det_rank_row[rows], kind='stable')]  # by keyframe, file order
     if official:
         rows = _official_detection_order(rows, det_rank_row, det, top_k, max_id)
         counts['detections_beyond_top_k'] = int(in_scored.sum()) - len(rows)
-        box = det.boxes[rows]
+        box = det.row_boxes(rows)
         valid = (box[:, 0] < box[:, 2]) & (box[:, 1] < box[:, 3])
         counts['detections_without_area'] = int((~valid).sum())
         rows = rows[valid]
@@ -377,7 +391,8 @@ def evaluate_frame_map(groundtruth: AVARows, detections: AVARows, label_map: Map
     g_rows, gt_group = g_rows[order], gt_group[order]
 
     yx = [1, 0, 3, 2]
-    is_tp = greedy_match(det_group, det.boxes[rows][:, yx], gt_group, gt.boxes[g_rows][:, yx],
+    is_tp = greedy_match(det_group, det.row_boxes(rows)[:, yx], gt_group,
+                         gt.row_boxes(g_rows)[:, yx],
                          iou_threshold, float32=not official)
 
     # ---- per class: concatenate in keyframe order, rank, AP ---------------------------
@@ -446,9 +461,9 @@ def _official_detection_order(rows: np.ndarray, rank_row: np.ndarray, det: AVARo
     order = np.argsort(group, kind='stable')
     rows, group = rows[order], group[order]
     s = det.scores[rows]
-    same = ((group[1:] == group[:-1]) & (s[1:] == s[:-1])
-            & (det.boxes[rows[1:]] != det.boxes[rows[:-1]]).any(axis=1))
-    replay.extend(rank_row[rows[1:][same]].tolist())
+    tied = np.flatnonzero((group[1:] == group[:-1]) & (s[1:] == s[:-1]))
+    differ = (det.row_boxes(rows[tied + 1]) != det.row_boxes(rows[tied])).any(axis=1)
+    replay.extend(rank_row[rows[tied[differ] + 1]].tolist())
     if not replay:
         return rows
     replay_set = np.unique(np.asarray(replay, np.int64))
@@ -473,7 +488,7 @@ def _heap_cut(idx: np.ndarray, greater: np.ndarray, ties: np.ndarray, rows: np.n
     early = np.cumsum(greater | ties, axis=1) <= top_k
     cand_seg, cand_col = np.nonzero(ties & early)
     r = rows[idx[cand_seg, cand_col]]
-    b = det.boxes[r]
+    b = det.row_boxes(r)
     order = np.lexsort((b[:, 2], b[:, 3], b[:, 0], b[:, 1], det.labels[r], cand_seg))
     need = top_k - greater.sum(axis=1)
     seg_sorted = cand_seg[order]
@@ -495,11 +510,11 @@ def _official_groundtruth_order(g_rows: np.ndarray, rank_row: np.ndarray, gt: AV
     group = rank_row[g_rows] * (max_id + 1) + gt.labels[g_rows]
     order = np.argsort(group, kind='stable')
     r, g = g_rows[order], group[order]
-    same = ((g[1:] == g[:-1]) & (gt.scores[r[1:]] == gt.scores[r[:-1]])
-            & (gt.boxes[r[1:]] != gt.boxes[r[:-1]]).any(axis=1))
-    if not same.any():
+    tied = np.flatnonzero((g[1:] == g[:-1]) & (gt.scores[r[1:]] == gt.scores[r[:-1]]))
+    tied = tied[(gt.row_boxes(r[tied + 1]) != gt.row_boxes(r[tied])).any(axis=1)]
+    if not len(tied):
         return g_rows
-    replay_set = np.unique(rank_row[r[1:][same]])
+    replay_set = np.unique(rank_row[r[tied + 1]])
     in_replay = np.isin(rank_row[g_rows], replay_set)
     out = np.concatenate([g_rows[~in_replay],
                           _replay(replay_set, rank_row, g_rows[in_replay], gt, 0)])
@@ -558,8 +573,9 @@ def rows_from_predictions(keys: Sequence[Key], bboxes: Sequence[np.ndarray],
     col = j // m
     box = box_start[kf_of_row] + j % m
     return AVARows(
-        keys=list(keys), key_index=kf_of_row.astype(np.int32), boxes=all_boxes[box],
-        labels=cols[col] + 1, scores=all_scores[box, cols[col]], path=None)
+        keys=list(keys), key_index=kf_of_row.astype(np.int32), boxes=all_boxes,
+        labels=cols[col] + 1, scores=all_scores[box, cols[col]], path=None,
+        box_index=box.astype(np.int32))
 
 
 __all__ = [
