@@ -23,6 +23,7 @@ labels. The default pipeline is :class:`VideoMultiScaleCrop` (crop + resize to a
 a horizontal flip and packing.
 """
 import csv
+import logging
 import os
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple, Union
@@ -31,6 +32,7 @@ import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
 
 from videomae_det.datasets.ava import make_layout, sampling_times
 from videomae_det.datasets.video_io import read_frames, video_info
@@ -136,12 +138,18 @@ class UnlabeledVideoDataset(BaseDataset):
     def _list_clips(self, root: Path) -> List[dict]:
         movies = self.movies if self.movies is not None else sorted(
             p.name for p in root.iterdir() if p.is_dir())
-        entries = []
+        entries, absent = [], []
         for movie in movies:
             seconds = sorted(int(p.stem) for p in (root / movie).glob('*.mp4')
                              if p.stem.isdigit())
+            if not seconds:
+                absent.append(movie)
             entries += [dict(filename=str(root / movie / f'{sec}.mp4'), movie=movie,
                              timestamp=sec) for sec in seconds]
+        if absent and entries:
+            # pretraining can use what is there, but say what is not
+            print_log(f'{len(absent)} of {len(movies)} listed movies have no clips under '
+                      f'{root}, e.g. {absent[:3]}', logger='current', level=logging.WARNING)
         return entries
 
     # ------------------------------------------------------------------ decoding
@@ -164,12 +172,15 @@ class UnlabeledVideoDataset(BaseDataset):
                                self.clip_fps)
         return self._clip_layout.load(info['movie'], info['timestamp'], times)
 
-    def get_data_info(self, idx: int) -> dict:
-        info = super().get_data_info(idx)
+    def prepare_data(self, idx: int) -> dict:
+        """Decode sample ``idx`` and run the pipeline over
+        ``dict(imgs=uint8 (T, H, W, 3), movie, timestamp, img_shape, ori_shape, filename)``."""
+        info = self.get_data_info(idx)
         imgs = self._decode_clips(info) if self.layout == 'clips' else self._decode_video(info)
         h, w = imgs.shape[1:3]
-        return dict(imgs=imgs, movie=info['movie'], timestamp=info['timestamp'],
-                    img_shape=(h, w), ori_shape=(h, w), filename=info['filename'])
+        results = dict(imgs=imgs, movie=info['movie'], timestamp=info['timestamp'],
+                       img_shape=(h, w), ori_shape=(h, w), filename=info['filename'])
+        return self.pipeline(results)
 
 
 @TRANSFORMS.register_module()
