@@ -363,7 +363,9 @@ def evaluate_frame_map(groundtruth: AVARows, detections: AVARows,
         int((det_in & ~in_scored).sum()) - counts['detections_not_in_groundtruth']
         - counts['detections_excluded'])
     rows = np.flatnonzero(in_scored)
-    rows = rows[np.argsort(det_rank_row[rows], kind='stable')]  # by keyframe, file order
+    rank_of = det_rank_row[rows]
+    if (rank_of[1:] < rank_of[:-1]).any():
+        rows = rows[np.argsort(rank_of, kind='stable')]  # by keyframe, file order
     if official:
         rows = _official_detection_order(rows, det_rank_row, det, top_k, max_id)
         counts['detections_beyond_top_k'] = int(in_scored.sum()) - len(rows)
@@ -467,8 +469,10 @@ def _official_detection_order(rows: np.ndarray, rank_row: np.ndarray, det: AVARo
     if not replay:
         return rows
     replay_set = np.unique(np.asarray(replay, np.int64))
-    normal = rows[~np.isin(rank_row[rows], replay_set)]
-    full = all_rows[np.isin(rank_row[all_rows], replay_set)]
+    in_replay = np.zeros(int(rank_row.max()) + 1, bool)
+    in_replay[replay_set] = True
+    normal = rows[~in_replay[rank_row[rows]]]
+    full = all_rows[in_replay[rank_row[all_rows]]]
     out = np.concatenate([normal, _replay(replay_set, rank_row, full, det, top_k)])
     group = rank_row[out] * (max_id + 1) + det.labels[out]
     return out[np.argsort(group, kind='stable')]
@@ -562,19 +566,20 @@ def rows_from_predictions(keys: Sequence[Key], bboxes: Sequence[np.ndarray],
         all_boxes = quantize(all_boxes, box_decimals)
     if score_decimals is not None:
         all_scores = quantize(all_scores, score_decimals)
+    # Rows run keyframe by keyframe, then class by class, then box by box: a block of
+    # M rows per (keyframe, class).
     nc = len(cols)
-    per_kf = counts * nc
-    n = int(per_kf.sum())
-    kf_of_row = np.repeat(np.arange(n_kf, dtype=np.int64), per_kf)
-    row_start = np.concatenate([[0], np.cumsum(per_kf)[:-1]])
-    box_start = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    j = np.arange(n, dtype=np.int64) - row_start[kf_of_row]
-    m = counts[kf_of_row]
-    col = j // m
-    box = box_start[kf_of_row] + j % m
+    block_len = np.repeat(counts, nc)  # (K * C,)
+    n = int(block_len.sum())
+    block_start = np.cumsum(block_len) - block_len
+    box_start = np.cumsum(counts) - counts
+    in_block = np.arange(n, dtype=np.int64) - np.repeat(block_start, block_len)
+    box = np.repeat(np.repeat(box_start, nc), block_len) + in_block
+    col = np.repeat(np.tile(cols, n_kf), block_len)
+    key_index = np.repeat(np.arange(n_kf, dtype=np.int32), counts * nc)
     return AVARows(
-        keys=list(keys), key_index=kf_of_row.astype(np.int32), boxes=all_boxes,
-        labels=cols[col] + 1, scores=all_scores[box, cols[col]], path=None,
+        keys=list(keys), key_index=key_index, boxes=all_boxes, labels=col + 1,
+        scores=all_scores.ravel()[box * num_cols + col], path=None,
         box_index=box.astype(np.int32))
 
 
