@@ -198,8 +198,8 @@ class BoxesFilePersonDetector:
                  score_thr: float = 0.0):
         self.path = os.fspath(path)
         self.score_thr = score_thr
-        # (video_id, ms) -> list of (box xyxy, score, (H, W) of the box pixels or None for
-        # normalised boxes); None as size for pixels of the input video itself.
+        # (video_id, ms) -> [(box xyxy, score, size)], size: 'norm' (normalised box), (H, W)
+        # of the image the pixel box was given in, or None (pixels of the input video)
         self._boxes: Dict[Tuple[str, int], list] = defaultdict(list)
         ext = os.path.splitext(self.path)[1].lower()
         if ext == '.csv':
