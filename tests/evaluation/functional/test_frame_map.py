@@ -258,3 +258,11 @@ def test_in_memory_rows_score_exactly_as_their_csv(tmp_path):
         from_csv = evaluate_frame_map(gt, read_detections(tmp_path / 'pred.csv'), labels, mode)
         assert in_memory.per_class == from_csv.per_class
         assert in_memory.mAP == from_csv.mAP > 0
+
+
+def test_no_detections_at_all_scores_zero():
+    gt = read_groundtruth(FIXTURES + 'gt.csv')
+    labels = read_label_map(FIXTURES + 'action_list.txt')
+    nothing = rows_from_predictions([], [], [], class_ids=labels)
+    assert evaluate_frame_map(gt, nothing, labels).per_class == {1: 0.0, 2: 0.0, 3: 0.0}
+    assert evaluate_frame_map(gt, nothing, labels, 'legacy').mAP == 0.0

@@ -268,11 +268,13 @@ def _first_row_rank(key_index: np.ndarray, mask: np.ndarray, num_keys: int) -> n
     """For each key, the rank of its first ``mask`` row among keys (-1: no such row)."""
     rows = np.flatnonzero(mask)
     keys = key_index[rows]
+    rank = np.full(num_keys, -1, np.int64)
+    if len(rows) == 0:
+        return rank
     # Only the first row of each run of equal keys can be a first occurrence.
     heads = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
     uniq, idx = np.unique(keys[heads], return_index=True)  # first occurrences (stable)
     first_row = rows[heads[idx]]
-    rank = np.full(num_keys, -1, np.int64)
     rank[uniq[np.argsort(first_row, kind='stable')]] = np.arange(len(uniq))
     return rank
 
