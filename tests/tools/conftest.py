@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+MINI_CONFIG = str(REPO / 'configs' / 'mini_ava' / 'vit_tiny.py')
 
 # shrinks configs/mini_ava/vit_tiny.py to a 1-block D=32 ViT that trains in seconds, single
 # process, no loader workers (so runs are bit-reproducible)
@@ -29,6 +30,12 @@ def tool():
         spec.loader.exec_module(module)
         return module
     return load
+
+
+@pytest.fixture
+def mini_config() -> str:
+    """Path of configs/mini_ava/vit_tiny.py."""
+    return MINI_CONFIG
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
-MINI_CONFIG = str(REPO / 'configs' / 'mini_ava' / 'vit_tiny.py')
 
 
 def _free_port() -> int:
@@ -34,13 +33,14 @@ def _rows(path: Path):
 
 
 @pytest.mark.slow
-def test_two_process_metric_equals_single_process(in_mini_ava_workspace, tiny_options, tool):
+def test_two_process_metric_equals_single_process(in_mini_ava_workspace, mini_config,
+                                                  tiny_options, tool):
     work_dir = in_mini_ava_workspace / 'dist'
     dist_csv = work_dir / 'val_predictions.csv'
     env = dict(os.environ, OMP_NUM_THREADS='1')
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc-per-node=2',
            '--master-addr=127.0.0.1', f'--master-port={_free_port()}',
-           str(REPO / 'tools' / 'train.py'), MINI_CONFIG, '--launcher', 'pytorch',
+           str(REPO / 'tools' / 'train.py'), mini_config, '--launcher', 'pytorch',
            '--work-dir', str(work_dir), '--cfg-options', *tiny_options,
            'train_cfg.max_epochs=1', 'train_dataloader.batch_size=2',
            f'val_evaluator.out_file={dist_csv}']
@@ -55,7 +55,7 @@ def test_two_process_metric_equals_single_process(in_mini_ava_workspace, tiny_op
     single_csv = in_mini_ava_workspace / 'single.csv'
     test = tool('test')
     cfg = test.build_config(test.parse_args(
-        [MINI_CONFIG, str(ckpt_path), '--out', str(single_csv),
+        [mini_config, str(ckpt_path), '--out', str(single_csv),
          '--work-dir', str(in_mini_ava_workspace / 'single'), '--cfg-options', *tiny_options]))
     metrics, _ = test.evaluate(cfg)
 

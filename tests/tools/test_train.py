@@ -13,7 +13,6 @@ from mmengine.runner import Runner
 from videomae_det.registry import MODELS
 
 REPO = Path(__file__).resolve().parents[2]
-MINI_CONFIG = str(REPO / 'configs' / 'mini_ava' / 'vit_tiny.py')
 
 
 def test_missing_data_stops_before_building_anything(tmp_path):
@@ -32,26 +31,26 @@ def test_missing_data_stops_before_building_anything(tmp_path):
     assert not work_dir.exists()  # stopped before the Runner made its work dir
 
 
-def test_config_typos_give_one_clear_error(in_mini_ava_workspace, capsys, tool):
+def test_config_typos_give_one_clear_error(in_mini_ava_workspace, mini_config, tool, capsys):
     train = tool('train')
-    assert train.main([MINI_CONFIG, '--cfg-options', 'model.roi_head.dropuot=0.1']) == 2
+    assert train.main([mini_config, '--cfg-options', 'model.roi_head.dropuot=0.1']) == 2
     err = capsys.readouterr().err
     assert "no key 'dropuot'" in err and 'did you mean dropout' in err
     # a misspelt registry type is reported by name, before any training
-    code = train.main([MINI_CONFIG, '--work-dir', str(in_mini_ava_workspace / 'w'),
+    code = train.main([mini_config, '--work-dir', str(in_mini_ava_workspace / 'w'),
                        '--cfg-options', 'model.roi_head.type=AVARoIHeadd'])
     assert code == 2
     assert 'AVARoIHeadd' in capsys.readouterr().err
-    assert train.main([MINI_CONFIG, '--resume', 'nowhere/epoch_1.pth']) == 2
+    assert train.main([mini_config, '--resume', 'nowhere/epoch_1.pth']) == 2
     assert 'nowhere/epoch_1.pth' in capsys.readouterr().err
 
 
 @pytest.mark.slow
 def test_training_writes_self_describing_best_checkpoint(in_mini_ava_workspace, tiny_options,
-                                                          tool):
+                                                          tool, mini_config):
     train = tool('train')
     work_dir = in_mini_ava_workspace / 'work'
-    assert train.main([MINI_CONFIG, '--work-dir', str(work_dir), '--cfg-options',
+    assert train.main([mini_config, '--work-dir', str(work_dir), '--cfg-options',
                        *tiny_options, 'train_cfg.max_epochs=2']) == 0
     best = sorted(work_dir.glob('best_ava_mAP_epoch_*.pth'))
     assert len(best) == 1 and (work_dir / 'epoch_2.pth').is_file()
@@ -79,20 +78,21 @@ class _StopAfterEpoch(Hook):
 
 
 @pytest.mark.slow
-def test_resumed_run_equals_uninterrupted_run(in_mini_ava_workspace, tiny_options, tool):
+def test_resumed_run_equals_uninterrupted_run(in_mini_ava_workspace, mini_config, tiny_options,
+                                              tool):
     train = tool('train')
     options = ['--cfg-options', *tiny_options, 'train_cfg.max_epochs=3']
     straight = in_mini_ava_workspace / 'straight'
-    assert train.main([MINI_CONFIG, '--work-dir', str(straight), *options]) == 0
+    assert train.main([mini_config, '--work-dir', str(straight), *options]) == 0
 
     split = in_mini_ava_workspace / 'split'
-    args = train.parse_args([MINI_CONFIG, '--work-dir', str(split), *options])
+    args = train.parse_args([mini_config, '--work-dir', str(split), *options])
     cfg = train.build_config(args)
     cfg.custom_hooks = [dict(type='StopAfterEpochForTest', epoch=2)]
     Runner.from_cfg(cfg).train()
     assert (split / 'epoch_2.pth').is_file() and not (split / 'epoch_3.pth').exists()
     # `--resume` without a path continues from the latest checkpoint of the work dir
-    assert train.main([MINI_CONFIG, '--work-dir', str(split), '--resume', *options]) == 0
+    assert train.main([mini_config, '--work-dir', str(split), '--resume', *options]) == 0
 
     a = torch.load(straight / 'epoch_3.pth', weights_only=True)
     b = torch.load(split / 'epoch_3.pth', weights_only=True)

@@ -65,7 +65,8 @@ class AVARoIHead(BaseModule):
         if feat.dim() != 5:
             raise ValueError(f'expected a (B, D, T, H, W) feature map, got {tuple(feat.shape)}')
         if rois.dim() != 2 or rois.shape[1] != 5:
-            raise ValueError(f'expected rois (K, 5) [batch, x1, y1, x2, y2], got {tuple(rois.shape)}')
+            raise ValueError(
+                f'expected rois (K, 5) [batch, x1, y1, x2, y2], got {tuple(rois.shape)}')
         frame_map = feat.mean(dim=2)  # (B, D, H', W'): the detector sees the clip as one map
         # roi_align runs in the map's dtype; under AMP keep the boxes in the same dtype
         grid = roi_align(frame_map, rois.to(frame_map.dtype), output_size=self.roi_size,
