@@ -14,10 +14,11 @@
 Keyframe keys compare numerically, as the official script does (``0902`` == ``902``).
 
 The CSV reader is built for the 14M-row detection files of AVA val: it reads the file in
-chunks of bytes and parses every field with vectorised numpy (an exact correctly-rounded
-decimal fast path, Python's ``float`` for anything unusual), then validates all rows at
-once. A malformed row raises :class:`AVAFormatError` naming the file, the first bad line
-and what is wrong.
+cache-sized chunks of bytes and parses the fields with vectorised numpy on 8-byte words (an
+exact, correctly-rounded decimal fast path; Python's ``float`` for anything unusual),
+parses each distinct box text once (a box repeats on one row per action), then validates
+all rows at once. A malformed row raises :class:`AVAFormatError` naming the file, the
+first bad line and what is wrong.
 """
 import csv
 import os
