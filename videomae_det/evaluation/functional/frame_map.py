@@ -27,9 +27,10 @@ excluded keyframes, and classes that have no detection in an evaluated keyframe 
 out of the mean, as mmaction2 does. (mmaction2 cannot read 2-column rows; here they are
 accepted and, as in mmaction2, a keyframe without boxes is not scored.)
 
-Ties are reproduced exactly: where the official heap's order could matter (tied scores at
-the 50th place, or tied scores within one class of a keyframe) that keyframe is replayed
-through ``heapq`` itself.
+Ties are reproduced exactly: which rows tied at the 50th place the official heap keeps
+follows from its streaming rule (see ``_heap_cut``); where the heap's internal order
+matters (tied scores of different boxes within one class of a keyframe) that keyframe is
+replayed through ``heapq`` itself.
 """
 import heapq
 from collections import defaultdict
