@@ -11,9 +11,11 @@ For a fixed list of training samples, three ways of getting them are timed:
   first batch so worker start-up is not counted.
 
 Ratio = pipeline samples/s ÷ raw-decode samples/s (target ≥ 0.7 with one worker; with two
-workers the pipeline uses two cores against raw decode's one). The three are timed in
-interleaved rounds (raw, 1 worker, 2 workers, raw, ...) and the medians compared, so load
-from other jobs hits all of them alike.
+workers the pipeline uses two cores against raw decode's one). Each round runs raw, 1 worker,
+raw, 2 workers, raw, and each ratio is taken against the raw runs next to it in time; the
+table gives medians over rounds, so slowly drifting load from other jobs cancels. The
+"in-process" ratio alternates raw decode and ``dataset[i]`` sample by sample (no DataLoader):
+the pipeline's own overhead, free of inter-process transfer.
 
 Two settings:
 - ``mini``: mini-AVA as stored (160×120 clips), 8×4 clips, short side 112, 112² crops
@@ -122,12 +124,33 @@ def raw_decode_plan(ds: AVAVideoDataset, indices):
     return plans
 
 
+def decode_raw(plan) -> None:
+    for path, ks in plan:
+        decord.VideoReader(path, num_threads=1).get_batch(ks).asnumpy()
+
+
 def time_raw(plans) -> float:
     start = time.perf_counter()
     for plan in plans:
-        for path, ks in plan:
-            decord.VideoReader(path, num_threads=1).get_batch(ks).asnumpy()
+        decode_raw(plan)
     return len(plans) / (time.perf_counter() - start)
+
+
+def time_in_process(ds, indices, plans):
+    """Samples/s of raw decode and of ``ds[i]`` (whole pipeline, no DataLoader), alternated
+    sample by sample so that both see the same machine load; which goes first alternates
+    too, so neither always finds the clip's bytes already in the CPU caches."""
+    t_raw = t_pipe = 0.0
+    for n, (i, plan) in enumerate(zip(indices, plans)):
+        for which in ((0, 1) if n % 2 else (1, 0)):
+            start = time.perf_counter()
+            if which == 0:
+                decode_raw(plan)
+                t_raw += time.perf_counter() - start
+            else:
+                ds[i]
+                t_pipe += time.perf_counter() - start
+    return len(indices) / t_raw, len(indices) / t_pipe
 
 
 def time_pipeline(ds, indices, workers: int, batch_size: int = 8) -> float:
@@ -150,27 +173,39 @@ def run_setting(workdir: Path, setting: str, samples: int, movies: int, seed: in
     np.random.seed(seed)
     plans = raw_decode_plan(ds, indices)
     time_raw(plans[:8])  # warm the page cache for both contenders
-    # rounds interleave the contenders so that load from other jobs hits all of them alike
-    raws, ones, twos = [], [], []
+    # Short rounds alternate the contenders (raw, 1 worker, raw, 2 workers) and each ratio
+    # is taken within its round, against the mean of the raw runs around it: load from
+    # other jobs drifts slowly, so neighbours in time see the same machine.
+    raws, ones, twos, r1, r2, inproc = [], [], [], [], [], []
     for _ in range(rounds):
-        raws.append(time_raw(plans))
+        raw_a = time_raw(plans)
         ones.append(time_pipeline(ds, indices, 1))
+        raw_b = time_raw(plans)
         twos.append(time_pipeline(ds, indices, 2))
-    raw, one, two = (float(np.median(v)) for v in (raws, ones, twos))
+        raw_c = time_raw(plans)
+        raws += [raw_a, raw_b, raw_c]
+        r1.append(ones[-1] / ((raw_a + raw_b) / 2))
+        r2.append(twos[-1] / ((raw_b + raw_c) / 2))
+        inproc.append(time_in_process(ds, indices, plans))
     s = SETTINGS[setting]
+    median = (lambda v: float(np.median(v)))
     return dict(setting=setting, clip=f"{s['clip_len']}x{s['frame_interval']}",
                 stored=f"{s['size'][0]}x{s['size'][1]}" if s['size'] else '160x120',
-                input=f"{s['crop']}x{s['crop']}", samples=samples,
-                rounds=rounds, raw_decode_sps=raw, pipeline_1_worker_sps=one,
-                pipeline_2_workers_sps=two, ratio_1_worker=one / raw, ratio_2_workers=two / raw,
-                per_round=dict(raw_decode=raws, pipeline_1_worker=ones, pipeline_2_workers=twos))
+                input=f"{s['crop']}x{s['crop']}", samples=samples, rounds=rounds,
+                raw_decode_sps=median(raws), pipeline_1_worker_sps=median(ones),
+                pipeline_2_workers_sps=median(twos), ratio_1_worker=median(r1),
+                ratio_2_workers=median(r2),
+                ratio_in_process=median([p / r for r, p in inproc]),
+                per_round=dict(raw_decode=raws, pipeline_1_worker=ones, pipeline_2_workers=twos,
+                               ratio_1_worker=r1, ratio_2_workers=r2,
+                               in_process_raw_vs_pipeline=inproc))
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--settings', nargs='+', default=list(SETTINGS), choices=list(SETTINGS))
-    parser.add_argument('--samples', type=int, default=96, help='samples per measurement')
-    parser.add_argument('--rounds', type=int, default=3, help='interleaved rounds (median)')
+    parser.add_argument('--samples', type=int, default=48, help='samples per measurement')
+    parser.add_argument('--rounds', type=int, default=5, help='interleaved rounds (median)')
     parser.add_argument('--movies', type=int, default=3, help='train movies used')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--workdir', help='where the benchmark data goes (default: a temp dir)')
@@ -186,14 +221,14 @@ def main(argv=None) -> int:
     load_after = os.getloadavg()
 
     header = ('setting', 'clip', 'stored', 'input', 'raw decode/s', '1 worker/s', 'ratio',
-              '2 workers/s', 'ratio')
+              '2 workers/s', 'ratio', 'in-process ratio')
     print('| ' + ' | '.join(header) + ' |')
     print('|' + '---|' * len(header))
     for r in rows:
         print(f"| {r['setting']} | {r['clip']} | {r['stored']} | {r['input']} | "
               f"{r['raw_decode_sps']:.1f} | {r['pipeline_1_worker_sps']:.1f} | "
               f"{r['ratio_1_worker']:.2f} | {r['pipeline_2_workers_sps']:.1f} | "
-              f"{r['ratio_2_workers']:.2f} |")
+              f"{r['ratio_2_workers']:.2f} | {r['ratio_in_process']:.2f} |")
     print(f'samples/s; target ratio (1 worker) >= {TARGET_RATIO_ONE_WORKER}; '
           f'load average {load_before[0]:.1f} -> {load_after[0]:.1f} on {os.cpu_count()} CPUs')
     result = dict(benchmark='data_speed', rows=rows, target_ratio_1_worker=TARGET_RATIO_ONE_WORKER,
