@@ -72,15 +72,16 @@ def resolve_types(cfg: Config) -> None:
     visit(cfg._cfg_dict, '')
 
 
-def _accepts(obj_type, key: str) -> bool:
-    """Whether the class (or function) ``obj_type`` takes a keyword argument ``key``."""
+def _arguments(obj_type) -> Tuple[List[str], bool]:
+    """Keyword arguments of the class (or function) ``obj_type`` and whether it takes
+    ``**kwargs``; nothing for a string type (a registry name has no signature to read)."""
     if isinstance(obj_type, str) or obj_type is None:
-        return False
+        return [], False
     try:
         params = inspect.signature(obj_type).parameters
     except (TypeError, ValueError):
-        return False
-    return key in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+        return [], False
+    return list(params), any(p.kind == p.VAR_KEYWORD for p in params.values())
 
 
 def check_option_keys(cfg: Config, cfg_options: Dict) -> None:
@@ -108,9 +109,10 @@ def check_option_keys(cfg: Config, cfg_options: Dict) -> None:
             if part in node:
                 node = node[part]
                 continue
-            if is_last and depth > 0 and _accepts(node.get('type'), part):
+            arguments, any_keyword = _arguments(node.get('type'))
+            if is_last and depth > 0 and (part in arguments or any_keyword):
                 break
-            close = difflib.get_close_matches(part, [str(k) for k in node], n=3)
+            close = difflib.get_close_matches(part, [str(k) for k in node] + arguments, n=3)
             hint = f' (did you mean {", ".join(close)}?)' if close else ''
             raise ConfigError(f'--cfg-options {dotted}: {where} has no key {part!r}{hint}')
 

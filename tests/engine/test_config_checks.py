@@ -1,0 +1,100 @@
+"""Pre-flight checks of the tools: option keys, class imports, data paths, AMP switch."""
+import pytest
+import torch
+from mmengine.config import Config
+
+from videomae_det.engine.amp import CPUAmpOptimWrapper
+from videomae_det.engine.config_checks import (ConfigError, DataNotFoundError, check_data_paths,
+                                               check_option_keys, check_pretrained,
+                                               enable_amp, load_config)
+
+CONFIG = '''
+from torch.optim import AdamW
+from videomae_det.datasets import AVAVideoDataset
+from videomae_det.models.heads import AVARoIHead
+
+model = dict(type='AVADetector', roi_head=dict(type=AVARoIHead, in_channels=8),
+             backbone=dict(type='VisionTransformer', pretrained=None))
+optim_wrapper = dict(optimizer=dict(type=AdamW, lr=1e-3))
+param_scheduler = [dict(type='LinearLR', begin=0, end=1)]
+train_dataloader = dict(batch_size=2, dataset=dict(type=AVAVideoDataset, data_root=ROOT,
+                                                   ann_file='annotations/train.json'))
+val_dataloader = dict(batch_size=2, dataset=dict(type=AVAVideoDataset, data_root=ROOT,
+                      ann_file='annotations/val.json', proposal_file='boxes/dets.json',
+                      layout='frames'))
+val_evaluator = dict(type='AVAMetric', ann_file=ROOT + '/annotations/val.csv',
+                     label_map_file=ROOT + '/annotations/labels.pbtxt')
+'''
+
+
+@pytest.fixture
+def config_file(tmp_path):
+    path = tmp_path / 'cfg.py'
+    path.write_text(CONFIG.replace('ROOT', repr(str(tmp_path / 'data'))))
+    return path
+
+
+def test_option_keys_must_exist_or_be_constructor_arguments(config_file):
+    cfg = Config.fromfile(str(config_file))
+    check_option_keys(cfg, {'model.roi_head.dropout': 0.1,       # not in the file, an argument
+                            'optim_wrapper.optimizer.lr': 1e-4,  # in the file
+                            'param_scheduler.0.end': 2})         # list item by index
+    with pytest.raises(ConfigError, match="no key 'dropuot'.*did you mean dropout"):
+        check_option_keys(cfg, {'model.roi_head.dropuot': 0.1})
+    with pytest.raises(ConfigError, match='no key'):  # string type: no signature to consult
+        check_option_keys(cfg, {'model.backbone.depht': 2})
+    with pytest.raises(ConfigError, match="list of 1 items; '3'"):
+        check_option_keys(cfg, {'param_scheduler.3.end': 2})
+    with pytest.raises(ConfigError, match='no key'):
+        check_option_keys(cfg, {'train_dataloader.batchsize': 2})
+
+
+def test_misspelt_import_is_reported_with_its_key(tmp_path, config_file):
+    bad = tmp_path / 'bad.py'
+    bad.write_text(config_file.read_text().replace('import AVARoIHead', 'import AVARoIHaed')
+                   .replace('type=AVARoIHead', 'type=AVARoIHaed'))
+    with pytest.raises(ConfigError, match='AVARoIHaed'):
+        load_config(str(bad))
+    with pytest.raises(ConfigError, match='config file not found'):
+        load_config(str(tmp_path / 'none.py'))
+
+
+def test_missing_data_lists_every_path_with_its_key(tmp_path, config_file):
+    cfg = load_config(str(config_file))
+    with pytest.raises(DataNotFoundError) as err:
+        check_data_paths(cfg, ['train_dataloader', 'val_dataloader'])
+    text = str(err.value)
+    data = tmp_path / 'data'
+    for path, key in [(data / 'annotations/train.json', 'train_dataloader.dataset.ann_file'),
+                      (data / 'clips/trainval', 'train_dataloader.dataset.clip_dir'),
+                      (data / 'frames', 'val_dataloader.dataset.frame_dir'),
+                      (data / 'boxes/dets.json', 'val_dataloader.dataset.proposal_file'),
+                      (data / 'annotations/labels.pbtxt', 'val_evaluator.label_map_file')]:
+        assert f'{path}   ({key})' in text
+    assert 'make_mini_ava.py' in text
+    # once everything exists, nothing is raised
+    for path in ['annotations/train.json', 'annotations/val.json', 'annotations/val.csv',
+                 'annotations/labels.pbtxt', 'boxes/dets.json']:
+        (data / path).parent.mkdir(parents=True, exist_ok=True)
+        (data / path).write_text('')
+    (data / 'clips/trainval').mkdir(parents=True)
+    (data / 'frames').mkdir()
+    check_data_paths(cfg, ['train_dataloader', 'val_dataloader'])
+
+
+def test_missing_videomae_checkpoint_says_how_to_override(config_file):
+    cfg = load_config(str(config_file), {'model.backbone.pretrained': 'ckpts/vmae.pth'})
+    with pytest.raises(DataNotFoundError, match='model.backbone.pretrained=None'):
+        check_pretrained(cfg)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU path of --amp')
+def test_amp_on_cpu_runs_the_forward_in_bfloat16(config_file):
+    cfg = load_config(str(config_file))
+    enable_amp(cfg)
+    assert cfg.optim_wrapper.type is CPUAmpOptimWrapper
+    layer = torch.nn.Linear(4, 4)
+    wrapper = CPUAmpOptimWrapper(optimizer=torch.optim.SGD(layer.parameters(), lr=0.1))
+    with wrapper.optim_context(layer):
+        out = layer(torch.randn(2, 4))
+    assert out.dtype == torch.bfloat16 and layer.weight.dtype == torch.float32
