@@ -69,6 +69,7 @@ def test_bad_input_is_one_clear_error(tmp_path, capsys):
     assert 'missing.pbtxt: label map file not found' in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_command_line(tmp_path):
     out = tmp_path / 'report.json'
     proc = subprocess.run([sys.executable, str(REPO / 'tools' / 'eval_ava.py')] + ARGS
