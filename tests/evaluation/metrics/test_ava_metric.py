@@ -82,6 +82,8 @@ def test_bad_configuration_fails_early(tmp_path):
         AVAMetric(ann_file=GT, label_map_file=LABEL_MAP, mode='coco')
     with pytest.raises(ValueError, match='label map file not found'):
         AVAMetric(ann_file=GT, label_map_file=tmp_path / 'missing.pbtxt')
+    with pytest.raises(ValueError, match='val.csv: ground-truth file not found'):
+        AVAMetric(ann_file=tmp_path / 'val.csv', label_map_file=LABEL_MAP)
 
 
 def _free_port() -> int:

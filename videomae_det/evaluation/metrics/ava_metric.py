@@ -7,7 +7,8 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
 from videomae_det.assets import AVA_LABEL_MAP
-from videomae_det.evaluation.functional import (MODES, AVARows, evaluate_frame_map,
+from videomae_det.evaluation.functional import (MODES, AVAFormatError, AVARows,
+                                                evaluate_frame_map,
                                                 read_exclusions, read_groundtruth,
                                                 read_label_map, rows_from_predictions,
                                                 write_box_csv)
@@ -73,7 +74,11 @@ class AVAMetric(BaseMetric):
         self.out_file = out_file
         self.box_decimals = box_decimals
         self.score_decimals = score_decimals
-        self.label_map = read_label_map(label_map_file)  # fail early on a bad map
+        # Fail when the loop is built, not after the first epoch.
+        self.label_map = read_label_map(label_map_file)
+        for path, what in ((ann_file, 'ground-truth'), (exclude_file, 'excluded-timestamps')):
+            if path is not None and not os.path.isfile(path):
+                raise AVAFormatError(path, None, f'{what} file not found')
         self._groundtruth: Optional[AVARows] = None
 
     def process(self, data_batch: Any, data_samples: Sequence) -> None:
