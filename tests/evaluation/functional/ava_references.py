@@ -87,8 +87,9 @@ def _voc_ap(scores, tps, num_gt):
     recall = [0.0] + recall + [1.0]
     for i in range(len(precision) - 2, -1, -1):
         precision[i] = max(precision[i], precision[i + 1])
-    return sum((recall[i] - recall[i - 1]) * precision[i]
-               for i in range(1, len(recall)) if recall[i] != recall[i - 1])
+    # Summed with np.sum over the terms, as the reference does (pairwise summation).
+    return float(np.sum([(recall[i] - recall[i - 1]) * precision[i]
+                         for i in range(1, len(recall)) if recall[i] != recall[i - 1]]))
 
 
 def naive_official(gt_path, det_path, label_path, excluded=(), top_k=50):
