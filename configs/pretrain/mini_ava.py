@@ -6,8 +6,10 @@
 #
 #   python tools/data/make_mini_ava.py data/mini_ava
 #   python tools/train.py configs/pretrain/mini_ava.py
-#   python tools/train.py configs/mini_ava/<detector config> \
-#       --cfg-options model.backbone.pretrained=work_dirs/mini_ava/epoch_<N>.pth
+#   python tools/train.py configs/mini_ava/vit_tiny.py \
+#       --cfg-options model.backbone.pretrained=work_dirs/mini_ava/epoch_5.pth
+#
+# Results of that comparison (and of a 30-epoch pretraining): README, "Pretraining".
 from mmengine.dataset import DefaultSampler
 from mmengine.hooks import IterTimerHook, LoggerHook, ParamSchedulerHook
 from mmengine.optim import CosineAnnealingLR, LinearLR, OptimWrapper
