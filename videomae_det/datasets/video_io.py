@@ -109,7 +109,11 @@ class VideoReader:
         self.path = os.fspath(path)
         self._vr = _open(path, num_threads=num_threads)
         self.num_frames = len(self._vr)
-        self.fps = float(self._vr.get_avg_fps())
+
+    @property
+    def fps(self) -> float:
+        # asked only when needed: decord's average-fps query costs milliseconds per file
+        return float(self._vr.get_avg_fps())
 
     def read(self, indices: Sequence[int]) -> np.ndarray:
         """Decode frames ``indices`` -> uint8 ``(len(indices), H, W, 3)`` RGB (see read_frames)."""
