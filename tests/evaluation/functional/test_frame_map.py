@@ -266,3 +266,18 @@ def test_no_detections_at_all_scores_zero():
     nothing = rows_from_predictions([], [], [], class_ids=labels)
     assert evaluate_frame_map(gt, nothing, labels).per_class == {1: 0.0, 2: 0.0, 3: 0.0}
     assert evaluate_frame_map(gt, nothing, labels, 'legacy').mAP == 0.0
+
+
+def test_official_with_seven_column_groundtruth(tmp_path):
+    # Without person ids every ground-truth row scores 1.0, so the reference's heap order
+    # decides the order of a class's boxes in a keyframe (replayed exactly).
+    paths = make_case(tmp_path, 21, score_decimals=1)
+    lines = paths['gt'].read_text().splitlines()
+    paths['gt'].write_text(''.join(ln.rsplit(',', 1)[0] + '\n' if ln.count(',') == 7
+                                   else ln + '\n' for ln in lines))
+    gt = read_groundtruth(paths['gt'])
+    assert set(gt.scores.tolist()) == {1.0}
+    ours = evaluate_frame_map(gt, read_detections(paths['det']),
+                              read_label_map(paths['labels']), 'official')
+    mean_ap, per_class = naive_official(paths['gt'], paths['det'], paths['labels'])
+    assert ours.per_class == per_class
