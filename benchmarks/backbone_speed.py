@@ -159,6 +159,7 @@ def time_interleaved(calls: Dict[str, Callable[[], None]], reps: int,
             call()
             if i >= warmup:
                 times[name].append(time.perf_counter() - start)
+        print(f'  round {i + 1}/{warmup + reps} done', file=sys.stderr, flush=True)
     return times
 
 
@@ -227,6 +228,7 @@ def measure_memory(args) -> Dict[str, Dict[str, float]]:
              for setting in ('ours', 'ours_checkpointing')]
     results = {}
     for setting, batch in runs:
+        print(f'  memory: {setting}, batch {batch}', file=sys.stderr, flush=True)
         cmd = [sys.executable, __file__, '--memory-worker', setting, '--frames',
                str(args.frames), '--size', str(args.size), '--batch', str(batch)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
