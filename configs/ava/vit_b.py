@@ -119,6 +119,8 @@ model_wrapper_cfg = dict(type='DeviceAgnosticDDP', broadcast_buffers=False,
                          find_unused_parameters=False)
 log_processor = dict(window_size=20, by_epoch=True)
 log_level = 'INFO'
+# registry lookups by name (e.g. dict(type='AVADetector')) resolve in our registries first
+default_scope = 'videomae_det'
 randomness = dict(seed=0, deterministic=False)
 load_from = None  # our own detector checkpoint to start from (not a VideoMAE one)
 resume = False

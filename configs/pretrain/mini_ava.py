@@ -94,5 +94,7 @@ env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0, diff_rank_seed=True)  # masks come from the seeded global RNG
 log_processor = dict(by_epoch=True, window_size=10)
 log_level = 'INFO'
+# registry lookups by name (e.g. dict(type='AVADetector')) resolve in our registries first
+default_scope = 'videomae_det'
 load_from = None
 resume = False
