@@ -44,6 +44,13 @@ DETECTOR_CONFIG = REPO / 'configs/mini_ava/vit_tiny.py'
 STATIC_CONFIG = REPO / 'configs/mini_ava/vit_tiny_static.py'
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be at least 1, got {value}')
+    return value
+
+
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--work-dir', default='work_dirs/quickstart',
@@ -51,9 +58,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--size', default='default',
                         help='mini-AVA preset (tiny, default, large; see make_mini_ava.py)')
     parser.add_argument('--seed', type=int, default=0, help='mini-AVA seed')
-    parser.add_argument('--pretrain-epochs', type=int, default=None,
+    parser.add_argument('--pretrain-epochs', type=_positive, default=None,
                         help="pretraining epochs (default: the pretraining config's)")
-    parser.add_argument('--epochs', type=int, default=None,
+    parser.add_argument('--epochs', type=_positive, default=None,
                         help="fine-tuning epochs, detector and static baseline alike "
                              "(default: the detector config's)")
     parser.add_argument('--skip-static', action='store_true',
@@ -72,7 +79,7 @@ class Step:
         print(f'\n[{self.index}/{self.total}] {title}\n    $ {" ".join(map(str, argv))}',
               flush=True)
         start = time.time()
-        proc = subprocess.run([str(a) for a in argv], cwd=os.getcwd())
+        proc = subprocess.run([str(a) for a in argv])
         self.timings[name] = round(time.time() - start, 1)
         if proc.returncode != 0:
             raise QuickstartError(f'step {self.index} ({title}) failed with exit code '
@@ -144,9 +151,23 @@ def first_val_movie() -> str:
     return sorted(info['movies']['val'])[0]
 
 
-def cfg_options(epochs: Optional[int], pretrained: Optional[Path] = None) -> List[str]:
-    """``--cfg-options`` for tools/train.py: the epoch budget and the backbone weights."""
-    options = [] if epochs is None else [f'train_cfg.max_epochs={epochs}']
+def cfg_options(config: Path, epochs: Optional[int],
+                pretrained: Optional[Path] = None) -> List[str]:
+    """``--cfg-options`` for tools/train.py: the epoch budget and the backbone weights.
+
+    A new budget moves the end of the config's cosine schedule (``param_scheduler[1]``,
+    after ``warmup_epochs`` of warm-up) with it, so the lr still decays over the whole run
+    (the schedulers are iteration-based, so a fractional epoch is fine).
+    """
+    options = []
+    if epochs is not None:
+        from mmengine.config import Config
+        warmup = Config.fromfile(str(config)).warmup_epochs
+        if warmup >= epochs:  # a budget inside the warm-up: warm up over its first half
+            warmup = epochs / 2
+        options += [f'train_cfg.max_epochs={epochs}', f'param_scheduler.0.end={warmup}',
+                    f'param_scheduler.1.begin={warmup}', f'param_scheduler.1.end={epochs}',
+                    f'param_scheduler.1.T_max={epochs - warmup}']
     if pretrained is not None:
         options.append(f'model.backbone.pretrained={pretrained}')
     return ['--cfg-options', *options] if options else []
@@ -173,13 +194,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         pretrain_dir = work_dir / 'pretrain'
         steps.run('pretrain', 'VideoMAE pretraining with tube masking (mask ratio 0.9)', [
             py, REPO / 'tools/train.py', PRETRAIN_CONFIG, '--work-dir', pretrain_dir,
-            *cfg_options(args.pretrain_epochs)])
+            *cfg_options(PRETRAIN_CONFIG, args.pretrain_epochs)])
         encoder = latest_checkpoint(pretrain_dir, 'epoch_*.pth')
 
         detector_dir = work_dir / 'detector'
         steps.run('finetune', f'Fine-tune the action detector from {encoder}', [
             py, REPO / 'tools/train.py', DETECTOR_CONFIG, '--work-dir', detector_dir,
-            *cfg_options(args.epochs, encoder)])
+            *cfg_options(DETECTOR_CONFIG, args.epochs, encoder)])
         best = latest_checkpoint(detector_dir, 'best_*.pth')
 
         static_map = None
@@ -190,7 +211,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             static_dir = work_dir / 'static_baseline'
             steps.run('static', 'Static baseline: the same detector fed repeated keyframes', [
                 py, REPO / 'tools/train.py', STATIC_CONFIG, '--work-dir', static_dir,
-                *cfg_options(args.epochs, encoder)])
+                *cfg_options(STATIC_CONFIG, args.epochs, encoder)])
             static_best = latest_checkpoint(static_dir, 'best_*.pth')
             static_map = evaluate(steps, STATIC_CONFIG, static_best, static_dir,
                                   count_step=False)['mAP']
