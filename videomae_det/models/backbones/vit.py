@@ -407,7 +407,8 @@ Converted = Tuple[StateDict, Dict[str, str]]
 _POS_EMBED_REASON = 'fixed sinusoid position embedding, recomputed by the model'
 
 
-def _strip_ddp(state_dict: StateDict) -> StateDict:
+def strip_ddp_prefix(state_dict: StateDict) -> StateDict:
+    """Drop the ``module.`` prefix a DistributedDataParallel-wrapped model saved with."""
     return {k[len('module.'):] if k.startswith('module.') else k: v
             for k, v in state_dict.items()}
 
@@ -419,7 +420,7 @@ def convert_official_pretrain(state_dict: StateDict) -> Converted:
     reconstruction and are dropped.
     """
     out, dropped = {}, {}
-    for key, value in _strip_ddp(state_dict).items():
+    for key, value in strip_ddp_prefix(state_dict).items():
         if key == 'encoder.pos_embed':
             dropped[key] = _POS_EMBED_REASON
         elif key.startswith('encoder.'):
@@ -439,7 +440,7 @@ def convert_official_finetune(state_dict: StateDict) -> Converted:
     code gets from the same files with its non-strict load.
     """
     out, dropped = {}, {}
-    for key, value in _strip_ddp(state_dict).items():
+    for key, value in strip_ddp_prefix(state_dict).items():
         if key.startswith('head.'):
             dropped[key] = 'classification head (the backbone has none)'
         elif key.startswith('fc_norm.'):
@@ -530,7 +531,7 @@ def convert_mmaction2(state_dict: StateDict) -> Converted:
     mean-pooling models, ``fc_norm`` (dropped, as for the official fine-tuned files).
     """
     out, dropped = {}, {}
-    for key, value in _strip_ddp(state_dict).items():
+    for key, value in strip_ddp_prefix(state_dict).items():
         name = key[len('backbone.'):] if key.startswith('backbone.') else key
         if name == 'pos_embed':
             dropped[key] = _POS_EMBED_REASON
@@ -547,7 +548,7 @@ def convert_ours(state_dict: StateDict) -> Converted:
     """Our own checkpoints: a bare backbone, a detector (``backbone.*``) or our MAE
     pretraining model (``encoder.*``); keys of the other parts (heads, decoder) are
     dropped."""
-    state_dict = _strip_ddp(state_dict)
+    state_dict = strip_ddp_prefix(state_dict)
     for prefix in ('backbone.', 'encoder.'):
         if f'{prefix}patch_embed.proj.weight' in state_dict:
             out = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}

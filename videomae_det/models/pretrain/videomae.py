@@ -23,8 +23,8 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from torch import Tensor, nn
 
-from videomae_det.models.backbones.vit import (Block, _strip_ddp, convert_huggingface,
-                                               sinusoid_table)
+from videomae_det.models.backbones.vit import (Block, convert_huggingface, sinusoid_table,
+                                               strip_ddp_prefix)
 from videomae_det.models.checkpoint import load_state_dict_checked, read_checkpoint
 from videomae_det.models.pretrain.masking import MASK_GENERATORS, build_mask
 from videomae_det.registry import MODELS
@@ -352,7 +352,7 @@ def load_pretrain_checkpoint(model: VideoMAEPretrainer, path: str) -> Tuple[List
     if source == 'huggingface':
         state_dict, _ = convert_huggingface_pretrain(raw)
     else:
-        state_dict = {k: v for k, v in _strip_ddp(raw).items() if not k.endswith('pos_embed')}
+        state_dict = {k: v for k, v in strip_ddp_prefix(raw).items() if not k.endswith('pos_embed')}
     if 'decoder.head.weight' not in state_dict:
         raise ValueError(
             f'{path}: not a VideoMAE pretraining checkpoint (source {source!r}, no '
