@@ -20,7 +20,7 @@ from mmengine.optim import CosineAnnealingLR, LinearLR
 from videomae_det.datasets import Flip
 
 # ---- sizes shared with the mini detector's backbone
-clip_len, frame_interval, input_size = 8, 4, 112
+clip_len, frame_interval, input_size, patch_size = 8, 4, 112, 8
 embed_dim, depth, num_heads = 192, 4, 3
 
 # ---- data: the 1-second clips of the train movies only (the val movies stay unseen)
@@ -45,8 +45,8 @@ train_dataloader.dataset = dict(
     pipeline=train_pipeline)
 
 # ---- model: decoder half the encoder width, as in the ViT-B recipe (768 -> 384)
-model.encoder.update(num_frames=clip_len, img_size=input_size, embed_dim=embed_dim,
-                     depth=depth, num_heads=num_heads)
+model.encoder.update(num_frames=clip_len, img_size=input_size, patch_size=patch_size,
+                     embed_dim=embed_dim, depth=depth, num_heads=num_heads)
 model.update(decoder_embed_dim=embed_dim // 2, decoder_depth=2, decoder_num_heads=num_heads)
 
 # ---- schedule: a few CPU minutes (225 iterations)

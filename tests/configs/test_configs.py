@@ -28,6 +28,25 @@ def test_config_loads_and_names_the_data(path):
     assert cfg.val_evaluator.label_map_file.startswith(root)
 
 
+@pytest.mark.parametrize('path', DETECTOR_CONFIGS, ids=lambda p: f'{p.parent.name}/{p.name}')
+def test_head_stride_matches_the_patch_size(path):
+    # boxes are in input pixels: the RoI head must scale them by the backbone's stride, and
+    # the padded input must tile into whole patches
+    model = Config.fromfile(str(path)).model
+    patch = model.backbone.get('patch_size', 16)
+    assert model.roi_head.spatial_scale == 1 / patch
+    assert model.data_preprocessor.pad_size_divisor % patch == 0
+
+
+def test_mini_pretraining_encoder_is_the_mini_detector_backbone():
+    # the quickstart loads the pretrained encoder into the detector: same shapes everywhere
+    encoder = Config.fromfile(str(CONFIGS / 'pretrain' / 'mini_ava.py')).model.encoder
+    backbone = Config.fromfile(str(CONFIGS / 'mini_ava' / 'vit_tiny.py')).model.backbone
+    keys = ('num_frames', 'img_size', 'patch_size', 'embed_dim', 'depth', 'num_heads')
+    assert {k: encoder.get(k) for k in keys} == {k: backbone.get(k) for k in keys}
+    assert backbone.patch_size == 8
+
+
 def test_vit_b_is_the_paper_recipe():
     cfg = Config.fromfile(str(CONFIGS / 'ava' / 'vit_b.py'))
     backbone = cfg.model.backbone
