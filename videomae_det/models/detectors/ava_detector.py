@@ -50,7 +50,7 @@ class AVADetector(BaseModel):
         self.roi_head = MODELS.build(roi_head)
 
     def extract_feat(self, inputs: Tensor) -> Tensor:
-        """Clips (B, 3, T, H, W), normalised -> feature map (B, D, T/2, H/16, W/16)."""
+        """Clips (B, 3, T, H, W), normalised -> feature map (B, D, T/tubelet, H/patch, W/patch)."""
         return self.backbone(inputs)
 
     @staticmethod

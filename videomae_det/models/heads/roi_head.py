@@ -24,7 +24,7 @@ class AVARoIHead(BaseModule):
         in_channels: D, the channel count of the backbone's feature map.
         num_classes: output columns; column ``i`` is AVA action id ``i + 1`` (80 for AVA).
         roi_size: RoIAlign output grid (7 -> 7×7 bins).
-        spatial_scale: feature cells per input pixel (1/16 for patch size 16).
+        spatial_scale: feature cells per input pixel, 1 / the backbone's patch size (1/16).
         sampling_ratio: bilinear samples per bin and axis (0 = adaptive, as torchvision).
         aligned: RoIAlign's half-pixel correction. True here: a box's pixel coordinates
             then land on the feature grid where the patch that saw those pixels sits (a
