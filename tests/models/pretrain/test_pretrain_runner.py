@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from mmengine.config import Config
 
 from videomae_det.datasets.mini_ava import generate_mini_ava
 from videomae_det.models import build_backbone, load_pretrained
@@ -36,7 +37,10 @@ def test_mini_pretraining_through_train_py_and_into_the_detector_backbone(tmp_pa
     state = torch.load(ckpt, weights_only=True)['state_dict']  # safe load, as users do
     assert 'decoder.head.weight' in state and 'mask_token' in state
 
-    backbone = build_backbone('vit_small', num_frames=8, img_size=112, **TINY)
+    # the mini detector's backbone geometry (patch size included), at the test's tiny width
+    geometry = Config.fromfile(str(ROOT / 'configs' / 'mini_ava' / 'vit_tiny.py')).model.backbone
+    backbone = build_backbone('vit_small', num_frames=geometry.num_frames,
+                              img_size=geometry.img_size, patch_size=geometry.patch_size, **TINY)
     report = load_pretrained(backbone, ckpt)
     assert report.missing == [] and report.unexpected == []
     assert report.source == 'ours' and 'decoder.head.weight' in report.dropped
