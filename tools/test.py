@@ -16,7 +16,7 @@ from mmengine.runner import Runner
 
 from videomae_det.engine.config_checks import (ConfigError, DataNotFoundError, check_data_paths,
                                                load_config)
-from videomae_det.engine.distributed import init_cpu_process_group
+from videomae_det.engine.distributed import init_cpu_process_group, shutdown_process_group
 from videomae_det.evaluation.functional import read_label_map
 
 
@@ -84,6 +84,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     init_cpu_process_group(args.launcher)
     metrics, rank = evaluate(cfg)
+    shutdown_process_group()
     if rank == 0:
         print(format_table(metrics, label_map_of(cfg)))
         if args.out:

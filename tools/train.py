@@ -25,7 +25,7 @@ from mmengine.runner import Runner
 
 from videomae_det.engine.config_checks import (ConfigError, DataNotFoundError, check_data_paths,
                                                check_pretrained, enable_amp, load_config)
-from videomae_det.engine.distributed import init_cpu_process_group
+from videomae_det.engine.distributed import init_cpu_process_group, shutdown_process_group
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -84,6 +84,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f'error: config {args.config}: {err.args[0]}', file=sys.stderr)
         return 2
     runner.train()
+    shutdown_process_group()
     return 0
 
 

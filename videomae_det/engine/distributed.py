@@ -39,3 +39,17 @@ def init_cpu_process_group(launcher: str) -> bool:
     dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
                             world_size=int(os.environ['WORLD_SIZE']))
     return True
+
+
+def shutdown_process_group() -> None:
+    """Destroy the default process group, if any, before the interpreter exits.
+
+    Whoever started it (``init_cpu_process_group`` or mmengine's Runner), a group left for
+    interpreter teardown can take a process down with SIGABRT ("terminate called without
+    an active exception"): gloo's worker threads still hold work that needs the GIL while
+    Python is being finalised. A run that finished cleanly must not exit non-zero, so the
+    training and testing tools call this when they are done.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()  # no rank tears its side down while another still talks to it
+        dist.destroy_process_group()
