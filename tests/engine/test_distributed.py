@@ -12,8 +12,8 @@ cpu_only = pytest.mark.skipif(torch.cuda.is_available(), reason='gloo set-up is 
 
 
 @pytest.fixture
-def torchrun_env(monkeypatch, tmp_path):
-    # what torchrun sets for a one-process job; a file store avoids picking a port
+def torchrun_env(monkeypatch):
+    # what torchrun sets for a one-process job; port 0 lets the store pick a free one
     monkeypatch.setenv('RANK', '0')
     monkeypatch.setenv('WORLD_SIZE', '1')
     monkeypatch.setenv('MASTER_ADDR', '127.0.0.1')
