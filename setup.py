@@ -41,6 +41,7 @@ setup(
     packages=find_packages(include=['videomae_det', 'videomae_det.*']),
     package_data={'videomae_det': ['assets/*.pbtxt']},
     install_requires=RUNTIME,
-    extras_require={'test': TEST},
+    # onnx: class ids/names written into exported ONNX files (tools/export_onnx.py)
+    extras_require={'test': TEST, 'export': ['onnx==1.23.2']},
     license='Apache-2.0',
 )

@@ -23,10 +23,11 @@ import sys
 import time
 from pathlib import Path
 
-from videomae_det.evaluation.functional import (MODES, AVAFormatError, FrameMAPResult,
-                                                evaluate_frame_map, read_detections,
-                                                read_exclusions, read_groundtruth,
-                                                read_label_map)
+from videomae_det.action_classes import ActionClasses
+from videomae_det.evaluation.functional import (CATEGORIES, MODES, AVAFormatError,
+                                                FrameMAPResult, evaluate_frame_map,
+                                                read_detections, read_exclusions,
+                                                read_groundtruth, read_label_map)
 from videomae_det.utils.atomic import atomic_open, atomic_write_text
 
 
@@ -52,7 +53,8 @@ def plot_per_class(result: FrameMAPResult, path: Path) -> None:
 
     ids = list(result.per_class)
     values = [result.per_class[c] or 0.0 for c in ids]
-    colours = ['tab:blue' if c <= 14 else 'tab:orange' if c <= 63 else 'tab:green'
+    ava = bool(result.categories)
+    colours = ['tab:blue' if not ava or c <= 14 else 'tab:orange' if c <= 63 else 'tab:green'
                for c in ids]
     fig, ax = plt.subplots(figsize=(max(8, 0.22 * len(ids) + 2), 4.5))
     ax.bar(range(len(ids)), values, color=colours)
@@ -63,7 +65,8 @@ def plot_per_class(result: FrameMAPResult, path: Path) -> None:
                label=f'mAP {result.mAP:.4f}')
     ax.set_xticks(range(len(ids)))
     ax.set_xticklabels([str(c) for c in ids], rotation=90, fontsize=6)
-    ax.set_xlabel('AVA action id (blue: pose, orange: person-object, green: person-person)')
+    ax.set_xlabel('AVA action id (blue: pose, orange: person-object, green: person-person)'
+                  if ava else 'action id')
     ax.set_ylabel('AP@0.5')
     ax.set_ylim(0, 1)
     ax.set_title(f'AVA frame AP per class ({result.mode} mode)')
@@ -82,7 +85,10 @@ def main(argv=None) -> int:
         groundtruth = read_groundtruth(args.groundtruth)
         detections = read_detections(args.detections)
         excluded = read_exclusions(args.exclude) if args.exclude else ()
-        result = evaluate_frame_map(groundtruth, detections, label_map, args.mode, excluded)
+        # AVA's pose/object/person category means only for AVA's classes
+        categories = CATEGORIES if ActionClasses(label_map).is_ava() else None
+        result = evaluate_frame_map(groundtruth, detections, label_map, args.mode, excluded,
+                                    categories=categories)
     except (AVAFormatError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

@@ -6,7 +6,8 @@ Inputs of the exported graph: ``clip`` float32 (1, 3, T, H, W), normalised as th
 data preprocessor does (mean/std in 0-255 RGB), H and W multiples of the backbone's patch
 size; ``rois`` float32
 (K, 5) rows ``[0, x1, y1, x2, y2]`` in pixels of the clip. Outputs: ``logits`` and
-``scores`` (sigmoid), (K, 80), column i = AVA action id i + 1.
+``scores`` (sigmoid), (K, C), one column per class of the model's label map, in the order of
+the ``action_ids`` / ``action_names`` metadata of the ONNX file.
 """
 import argparse
 import sys

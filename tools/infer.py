@@ -23,7 +23,6 @@ from tqdm import tqdm
 from videomae_det.apis import (build_person_detector, count_keyframes, detect_video,
                                init_detector, label_names_of, write_ava_csv,
                                write_results_json)
-from videomae_det.apis.action_names import AVA_ACTION_NAMES
 from videomae_det.apis.video_stream import VideoStream
 from videomae_det.datasets.video_io import VideoDecodeError
 from videomae_det.visualization import StreamingVideoWriter, draw_detections
@@ -116,8 +115,8 @@ def infer_video(args: argparse.Namespace, model, detector) -> dict:
     for. Returns ``dict(keyframes, frames, seconds, error)``: counts done, wall time from the
     first decoded frame to the last written one, and the decode error that cut the video
     short (None when complete); other errors are raised."""
-    label_names = label_names_of(model.cfg)
-    names = {**AVA_ACTION_NAMES, **label_names}
+    label_names = label_names_of(model.cfg, model.action_classes)
+    names = {**model.action_classes.names, **label_names}
     stream = VideoStream(args.video)
     video_id = args.video_id or Path(args.video).stem
     if getattr(detector, 'video_ids', None) is not None and video_id not in detector.video_ids:

@@ -14,8 +14,8 @@ from typing import Dict, List, Optional, Tuple
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from videomae_det.engine.config_checks import (ConfigError, DataNotFoundError, check_data_paths,
-                                               load_config)
+from videomae_det.engine.config_checks import (ConfigError, DataNotFoundError, check_class_sets,
+                                               check_data_paths, load_config)
 from videomae_det.engine.distributed import init_cpu_process_group, shutdown_process_group
 from videomae_det.evaluation.functional import read_label_map
 
@@ -79,6 +79,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         cfg = build_config(args)
         check_data_paths(cfg, ['test_dataloader'])
+        check_class_sets(cfg, ['test_dataloader'])
     except (ConfigError, DataNotFoundError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

@@ -23,7 +23,8 @@ from typing import List, Optional
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from videomae_det.engine.config_checks import (ConfigError, DataNotFoundError, check_data_paths,
+from videomae_det.engine.config_checks import (ConfigError, DataNotFoundError, check_class_sets,
+                                               check_data_paths,
                                                check_pretrained, enable_amp, load_config)
 from videomae_det.engine.distributed import init_cpu_process_group, shutdown_process_group
 
@@ -70,6 +71,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         cfg = build_config(args)
         check_data_paths(cfg, ['train_dataloader', 'val_dataloader'])
+        check_class_sets(cfg, ['train_dataloader', 'val_dataloader'])
         check_pretrained(cfg)
     except (ConfigError, DataNotFoundError) as err:
         print(f'error: {err}', file=sys.stderr)

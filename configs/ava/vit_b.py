@@ -31,6 +31,11 @@ clip_len, frame_interval = 16, 4  # 16 frames, 4 apart at 25 fps: a 2.56 s windo
 batch_per_gpu = 4  # x 32 GPUs = the recipe's batch of 128
 base_lr = 2.5e-4  # per 256 clips; auto_scale_lr scales it to the real total batch
 max_epochs, warmup_epochs = 30, 5
+# The classes the head predicts: None = AVA's 80 actions (the recipe trains all 80 and the
+# evaluation scores the official 60, `eval_label_map` below). For your own classes give a
+# label map file (pbtxt) or {id: name}; the head width, labels, metric, result files and
+# names all follow it (README "Your own dataset").
+label_map = None
 
 # ---- model
 model = dict(
@@ -38,15 +43,17 @@ model = dict(
     backbone=dict(type=VisionTransformer, num_frames=clip_len, img_size=224, embed_dim=768,
                   depth=12, num_heads=12, drop_path_rate=0.2, use_checkpoint=False,
                   pretrained=pretrained),
-    # the head's RoI stride and the preprocessor's pad divisor follow the backbone's patch
-    # size (derived by the detector, so not stated here)
-    roi_head=dict(type=AVARoIHead, num_classes=80, roi_size=7, aligned=True, dropout=0.5),
+    # derived by the detector, so not stated here: the head's width (from label_map), its
+    # RoI stride and the preprocessor's pad divisor (from the backbone's patch size)
+    roi_head=dict(type=AVARoIHead, roi_size=7, aligned=True, dropout=0.5),
     data_preprocessor=dict(type=ActionDataPreprocessor, mean=[123.675, 116.28, 103.53],
-                           std=[58.395, 57.12, 57.375]))
+                           std=[58.395, 57.12, 57.375]),
+    label_map=label_map)
 
 # ---- data: 1-second 25 fps clips, *_min.json annotations, person detections for val
 ann_dir = 'annotations'
-label_map_file = f'{data_root}/{ann_dir}/ava_action_list_v2.2_for_activitynet_2019.pbtxt'
+# the classes scored: AVA's official 60 of the 80 the head predicts
+eval_label_map = f'{data_root}/{ann_dir}/ava_action_list_v2.2_for_activitynet_2019.pbtxt'
 train_pipeline = [
     dict(type=Resize, scale=256),
     dict(type=RandomCrop, size=224),
@@ -62,7 +69,7 @@ test_pipeline = [
 ]
 dataset_common = dict(type=AVAVideoDataset, data_root=data_root, layout='clips',
                       clip_dir='clips/trainval', clip_len=clip_len,
-                      frame_interval=frame_interval)
+                      frame_interval=frame_interval, label_map=label_map)
 train_dataloader = dict(
     batch_size=batch_per_gpu,
     num_workers=8,
@@ -80,7 +87,7 @@ val_dataloader = dict(
                  pipeline=test_pipeline, test_mode=True))
 test_dataloader = val_dataloader
 val_evaluator = dict(type=AVAMetric, ann_file=f'{data_root}/{ann_dir}/ava_val_v2.2.csv',
-                     label_map_file=label_map_file,
+                     label_map_file=eval_label_map,
                      exclude_file=f'{data_root}/{ann_dir}/ava_val_excluded_timestamps_v2.2.csv',
                      mode='official')
 test_evaluator = val_evaluator

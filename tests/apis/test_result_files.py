@@ -61,3 +61,24 @@ def test_top_actions_threshold_order_and_subset():
     assert top_actions(scores, 0.3, [12, 14]) == [[(14, pytest.approx(0.9)),
                                                    (12, pytest.approx(0.4))]]
     assert top_actions(scores, 0.95, [1, 12, 14]) == [[(1, pytest.approx(0.95))]]
+
+
+def test_custom_class_columns_reach_the_csv_json_and_top_actions(tmp_path):
+    # a 3-class model with ids 3, 108, 250: column j is id class_ids[j]
+    ids = (3, 108, 250)
+    scores = np.array([[0.2, 0.9, 0.6]], np.float32)
+    assert top_actions(scores, 0.5, ids, ids) == [[(108, pytest.approx(0.9)),
+                                                   (250, pytest.approx(0.6))]]
+    assert top_actions(scores, 0.0, [3, 14], ids) == [[(3, pytest.approx(0.2))]]  # 14: no column
+    norm = np.array([[0.1, 0.2, 0.5, 0.9]], np.float32)
+    result = KeyframeResult('vid', 902, 0, norm * 100, norm, np.ones(1, np.float32), scores,
+                            top_actions(scores, 0.5, ids, ids), class_ids=ids)
+    rows = ava_csv_text([result], [250, 3]).splitlines()
+    assert [r.split(',')[-2:] for r in rows] == [['3', '0.200000'], ['250', '0.600000']]
+    path = tmp_path / 'out.json'
+    write_results_json(path, [result], {3: 'stroll', 108: 'wave hello', 250: 'take a seat'})
+    data = json.loads(path.read_text())
+    assert data['score_ids'] == [3, 108, 250]
+    person = data['keyframes'][0]['people'][0]
+    assert person['scores'] == pytest.approx([0.2, 0.9, 0.6])
+    assert [a['name'] for a in person['actions']] == ['wave hello', 'take a seat']

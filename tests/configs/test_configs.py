@@ -18,7 +18,9 @@ DETECTOR_CONFIGS = sorted(CONFIGS.glob('ava/*.py')) + sorted(CONFIGS.glob('mini_
 @pytest.mark.parametrize('path', DETECTOR_CONFIGS, ids=lambda p: f'{p.parent.name}/{p.name}')
 def test_config_loads_and_names_the_data(path):
     cfg = load_config(str(path))  # imports every class it names
-    assert cfg.model.roi_head.num_classes == 80
+    # AVA's 80-way head (no label map: AVA's classes; the width is derived); the classes
+    # scored come from the evaluator's label map (AVA's official 60 for configs/ava)
+    assert cfg.model.get('label_map') is None and 'num_classes' not in cfg.model.roi_head
     assert cfg.default_hooks.checkpoint.save_best == 'ava/mAP'
     assert cfg.default_hooks.checkpoint.rule == 'greater'
     root = 'data/mini_ava' if path.parent.name == 'mini_ava' else 'data/ava'
@@ -62,6 +64,8 @@ def test_vit_b_is_the_paper_recipe():
     dataset = cfg.train_dataloader.dataset
     assert (dataset.clip_len, dataset.frame_interval) == (16, 4)
     assert cfg.model.roi_head.roi_size == 7 and cfg.model.backbone.get('patch_size', 16) == 16
+    assert cfg.val_evaluator.label_map_file.endswith(
+        'ava_action_list_v2.2_for_activitynet_2019.pbtxt')  # 60 of the head's 80 scored
     optim = cfg.optim_wrapper
     assert optim.optimizer.lr == 2.5e-4 and optim.optimizer.betas == (0.9, 0.999)
     assert optim.optimizer.weight_decay == 0.05
@@ -109,3 +113,23 @@ def test_mini_model_runs_on_a_clip():
         out = model(**data, mode='predict')[0]
     assert out.pred_scores.shape == (1, 80)
     assert float(out.pred_scores.max()) <= 0.9
+
+
+def test_custom_class_config_follows_its_label_map(tmp_path):
+    # configs/custom: one label map decides model, datasets and metric; the head is as
+    # wide as the map, whatever its ids
+    from videomae_det.datasets.ava_format import write_label_map
+    from videomae_det.datasets.mini_ava import label_map
+    cfg = load_config(str(CONFIGS / 'custom' / 'vit_tiny_custom5.py'))
+    path = cfg.model.label_map
+    assert path.startswith('data/mini_custom5/')
+    assert cfg.train_dataloader.dataset.label_map == path
+    assert cfg.val_dataloader.dataset.label_map == path
+    assert cfg.val_evaluator.label_map_file == path
+    own = tmp_path / 'five.pbtxt'
+    write_label_map(own, label_map('custom5'))
+    cfg.model.update(label_map=str(own))
+    cfg.model.backbone.update(embed_dim=24, depth=1, num_heads=2)
+    model = MODELS.build(cfg.model)
+    assert model.roi_head.fc_cls.out_features == 5
+    assert model.action_classes.ids == (3, 17, 42, 108, 250)

@@ -236,3 +236,31 @@ def test_bad_boxes_duplicate_ids_and_missing_root(tmp_path, clips_root):
     _min_json(tmp_path / 'ann.json', [902])
     with pytest.raises(FileNotFoundError, match=r'clips folder .*nowhere/clips/trainval not found'):
         AVAVideoDataset(str(tmp_path / 'ann.json'), data_root=str(tmp_path / 'nowhere'))
+
+
+def test_labels_follow_a_custom_label_map(clips_root, tmp_path):
+    # ids that are not AVA's, not 1..N, not contiguous: columns in ascending id order
+    _min_json(tmp_path / 'ann.json', [902], actions=(250, 3))
+    ds = AVAVideoDataset(str(tmp_path / 'ann.json'), data_root=str(clips_root), clip_len=4,
+                         label_map={3: 'stroll', 108: 'wave hello', 250: 'take a seat'},
+                         pipeline=[PackActionInputs()])
+    assert ds.metainfo['action_ids'] == (3, 108, 250)
+    assert ds.metainfo['classes'] == ('stroll', 'wave hello', 'take a seat')
+    labels = ds[0]['data_samples'].gt_labels
+    assert labels.tolist() == [[1.0, 0.0, 1.0]]
+    # an id outside the map is refused, naming the annotation, the id and the fix ...
+    _min_json(tmp_path / 'bad.json', [902], actions=(3, 14))
+    with pytest.raises(AVAFormatError, match=r'annotation #0 .*action id\(s\) \[14\] that are '
+                       r'not in the label map .*label_map='):
+        AVAVideoDataset(str(tmp_path / 'bad.json'), data_root=str(clips_root),
+                        label_map={3: 'stroll'})
+    # ... or dropped on request (training on a subset of the labelled classes)
+    ds = AVAVideoDataset(str(tmp_path / 'bad.json'), data_root=str(clips_root), clip_len=4,
+                         label_map={3: 'stroll'}, drop_unknown_actions=True,
+                         pipeline=[PackActionInputs()])
+    assert ds[0]['data_samples'].gt_labels.tolist() == [[1.0]]
+    # AVA ids beyond 80 are fine when the map has them
+    _min_json(tmp_path / 'big.json', [902], actions=(81, 400))
+    ds = AVAVideoDataset(str(tmp_path / 'big.json'), data_root=str(clips_root), clip_len=4,
+                         label_map={81: 'a', 400: 'b'}, pipeline=[PackActionInputs()])
+    assert ds[0]['data_samples'].gt_labels.tolist() == [[1.0, 1.0]]

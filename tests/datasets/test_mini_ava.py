@@ -151,3 +151,36 @@ def test_interrupted_run_is_marked_incomplete_and_can_be_redone(tmp_path, monkey
     info = mini_ava.generate_mini_ava(out, seed=1, size='tiny', workers=1)
     movies = sorted(p.name for p in (out / 'clips/trainval').iterdir())
     assert movies == sorted(info['movies']['train'] + info['movies']['val'])  # old ones cleared
+
+
+@pytest.mark.parametrize('class_set', ['custom5', 'custom100'])
+def test_custom_class_sets_relabel_the_same_videos(tiny, tmp_path, class_set):
+    root, info = tiny
+    other = tmp_path / class_set
+    mini_ava.generate_mini_ava(other, seed=3, size='tiny', workers=1, class_set=class_set)
+    # the same videos and detections, other labels
+    same = {k: v for k, v in _digest(root).items() if k.startswith(('clips', 'boxes'))}
+    assert same == {k: v for k, v in _digest(other).items() if k.startswith(('clips', 'boxes'))}
+    labels = read_label_map(other / 'annotations/mini_ava_action_list.pbtxt')
+    assert labels == mini_ava.label_map(class_set)
+    assert len(labels) == {'custom5': 5, 'custom100': 100}[class_set]
+    assert max(labels) > 80 and sorted(labels) != list(range(1, len(labels) + 1))
+    gt = read_ground_truth_csv(other / 'annotations/ava_train_v2.2.csv')
+    used = {a for people in gt.persons.values() for _, _, ids in people for a in ids}
+    assert used and used <= set(labels)
+    info = json.loads((other / 'mini_ava_info.json').read_text())
+    assert info['class_set'] == class_set and len(info['classes']) == len(labels)
+
+
+def test_relabel_rules():
+    walk_wave = [mini_ava.STAND, mini_ava.WALK, mini_ava.HAND_WAVE]
+    assert mini_ava.relabel(walk_wave, (0, 0, 0), 'custom5') == [3, 108]
+    assert mini_ava.relabel([mini_ava.STAND], (0, 0, 0), 'custom5') == []
+    # custom100: behaviour x shirt colour (pure red is colour 0, pure blue colour 6)
+    red = mini_ava.relabel([mini_ava.STAND, mini_ava.WALK], (255, 0, 0), 'custom100')
+    blue = mini_ava.relabel([mini_ava.STAND, mini_ava.WALK], (0, 0, 255), 'custom100')
+    assert red == [101, 131] and blue == [119, 149]
+    names = mini_ava.label_map('custom100')
+    assert names[131] == 'walking in red' and names[149] == 'walking in blue'
+    with pytest.raises(ValueError, match='unknown class set'):
+        mini_ava.label_map('custom7')

@@ -2,8 +2,12 @@
 
     python tools/data/make_mini_ava.py                      # data/mini_ava, default size
     python tools/data/make_mini_ava.py OUT_DIR --size tiny --seed 1
+    python tools/data/make_mini_ava.py data/mini_custom5 --classes custom5   # own class set
 
 Sizes (movies train/val × seconds): tiny 2/1 × 8, default 12/4 × 30, large 48/12 × 60.
+Class sets: ava (12 AVA classes, AVA ids), custom5 (5 movement classes with ids 3, 17, 42,
+108, 250 and names of their own), custom100 (10 behaviours × 10 shirt colours, ids 101,
+104, ..., 398): the same videos for a seed, labelled differently.
 """
 import argparse
 import json
@@ -13,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a source checkout
 
-from videomae_det.datasets.mini_ava import PRESETS, generate_mini_ava  # noqa: E402
+from videomae_det.datasets.mini_ava import (CLASS_SETS, PRESETS,  # noqa: E402
+                                            generate_mini_ava)
 
 
 def parse_args(argv=None):
@@ -25,6 +30,8 @@ def parse_args(argv=None):
                         help='preset: ' + ', '.join(
                             f'{k}={v.train_movies}+{v.val_movies} movies x {v.duration}s'
                             for k, v in PRESETS.items()))
+    parser.add_argument('--classes', default='ava', choices=CLASS_SETS,
+                        help='class set of the labels (default ava: 12 AVA classes)')
     parser.add_argument('--workers', type=int, default=2, help='parallel render processes')
     return parser.parse_args(argv)
 
@@ -34,11 +41,12 @@ def main(argv=None):
     start = time.time()
     try:
         info = generate_mini_ava(args.out_dir, seed=args.seed, size=args.size,
-                                 workers=args.workers, progress=True)
+                                 workers=args.workers, progress=True,
+                                 class_set=args.classes)
     except FileExistsError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
-    print(f'mini-AVA ({args.size}, seed {args.seed}) written to {args.out_dir} in '
+    print(f'mini-AVA ({args.size}, seed {args.seed}, classes {args.classes}) written to {args.out_dir} in '
           f'{time.time() - start:.1f} s: {json.dumps(info["counts"])}')
     return 0
 

@@ -8,14 +8,19 @@ The exported graph takes what the model sees after preprocessing and the person 
 - ``rois``: float32 ``(K, 5)`` ``[0, x1, y1, x2, y2]`` in pixels of ``clip``; K is dynamic
   (any number of people, including 0).
 
-and returns ``logits`` and ``scores`` (= sigmoid(logits)), float32 ``(K, 80)``; column
-``i`` is AVA action id ``i + 1``. Person-detector scores are not applied.
+and returns ``logits`` and ``scores`` (= sigmoid(logits)), float32 ``(K, C)``, one column
+per class of the model's label map; column ``i`` is action id ``action_ids[i]``. The model's
+metadata (``metadata_props``) carries ``action_ids`` and ``action_names`` (JSON lists in
+column order), so a consumer needs no label map file. Person-detector scores are not applied.
 
 torchvision's ``roi_align`` exports to ONNX ``RoiAlign`` (opset ≥ 16 carries
 ``coordinate_transformation_mode``, so ``aligned=True`` maps to ``half_pixel`` and the
 exported boxes land where PyTorch's do).
 """
+import io
+import json
 import os
+import warnings
 from typing import Sequence, Tuple, Union
 
 import torch
@@ -61,12 +66,29 @@ def export_onnx(detector: nn.Module, path: PathLike, input_shape: Sequence[int],
     wrapper = ExportableDetector(detector).eval().cpu()
     clip = torch.randn(1, 3, t, h, w)
     boxes = torch.tensor([[0., w * 0.1, h * 0.1, w * 0.6, h * 0.9]]).repeat(example_rois, 1)
-    with torch.no_grad(), atomic_open(path, 'wb') as f:
+    buffer = io.BytesIO()
+    with torch.no_grad():
         # the TorchScript exporter: it knows torchvision's roi_align (the dynamo exporter
         # would need onnxscript, which we do not ship)
         torch.onnx.export(
-            wrapper, (clip, boxes), f, input_names=['clip', 'rois'],
+            wrapper, (clip, boxes), buffer, input_names=['clip', 'rois'],
             output_names=['logits', 'scores'],
             dynamic_axes={'rois': {0: 'num_boxes'}, 'logits': {0: 'num_boxes'},
                           'scores': {0: 'num_boxes'}},
             opset_version=opset, dynamo=False)
+    data = buffer.getvalue()
+    try:
+        import onnx
+    except ImportError:  # the exporter itself does not need it; the metadata does
+        warnings.warn('the onnx package is not installed (pip install videomae-det[export]): '
+                      'the exported file carries no action_ids/action_names metadata')
+    else:
+        graph = onnx.load_from_string(data)
+        classes = detector.action_classes
+        names = [classes.names[i] for i in classes.ids]
+        for key, value in (('action_ids', json.dumps(list(classes.ids))),
+                           ('action_names', json.dumps(names))):
+            graph.metadata_props.add(key=key, value=value)
+        data = graph.SerializeToString()
+    with atomic_open(path, 'wb') as f:
+        f.write(data)

@@ -2,7 +2,7 @@
 
 ``init_detector`` builds the model from its config and loads a checkpoint safely;
 ``detect_video`` streams a video and yields, for every keyframe, the person boxes with
-their 80 action scores and top actions.
+their action scores (one per class of the model's label map) and top actions.
 
 How ``detect_video`` keeps memory bounded and the model busy: one background thread
 decodes the video front to back, keeps only the frames that a pending keyframe's clip
@@ -27,7 +27,7 @@ from mmengine.dataset import Compose
 from mmengine.logging import print_log
 from torch import nn
 
-from videomae_det.apis.action_names import AVA_ACTION_NAMES, NUM_ACTIONS
+from videomae_det.action_classes import ActionClasses
 from videomae_det.apis.video_stream import Keyframe, VideoStream, keyframe_schedule
 from videomae_det.assets import AVA_LABEL_MAP
 from videomae_det.datasets.ava_format import read_label_map
@@ -77,7 +77,14 @@ def init_detector(config: Union[PathLike, Config, None], checkpoint: Optional[Pa
         cfg = Config.fromfile(os.fspath(config))
     # built without init_weights(): a backbone ``pretrained`` file is never read here, the
     # checkpoint supersedes it
-    model = MODELS.build(cfg.model)
+    model_cfg = cfg.model.to_dict() if hasattr(cfg.model, 'to_dict') else dict(cfg.model)
+    # the classes a training checkpoint was trained on (its dataset metainfo) are those of
+    # its head rows: they win over a label map file that may not exist on this machine
+    trained = ActionClasses.from_meta(
+        ckpt.get('meta', {}).get('dataset_meta') if isinstance(ckpt, dict) else None)
+    if trained is not None:
+        model_cfg['label_map'] = trained
+    model = MODELS.build(model_cfg)
     if ckpt is not None:
         state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
         if not isinstance(state_dict, dict):
@@ -193,12 +200,14 @@ class KeyframeResult:
         boxes: float32 ``(M, 4)`` xyxy in pixels of the video.
         boxes_norm: float32 ``(M, 4)`` xyxy normalised to [0, 1] by the video's width/height.
         person_scores: float32 ``(M,)`` the person detector's scores.
-        action_scores: float32 ``(M, 80)``; column ``i`` is AVA action id ``i + 1`` (already
-            multiplied by the person score, as in AVA evaluation).
+        action_scores: float32 ``(M, C)``, one column per class of the model; column ``i``
+            is action id ``class_ids[i]`` (already multiplied by the person score, as in AVA
+            evaluation).
         actions: per box, ``[(action_id, score), ...]`` above the threshold among the
             reported action ids, highest first.
         frames: with ``with_frames=True``, the ``(frame_index, RGB frame)`` pairs this
             keyframe's results are shown on: from its frame up to the next keyframe's.
+        class_ids: the action id of each score column (ascending); None means ``1..C``.
     """
     video_id: str
     timestamp: float
@@ -209,39 +218,60 @@ class KeyframeResult:
     action_scores: np.ndarray
     actions: List[List[Tuple[int, float]]]
     frames: Optional[List[Tuple[int, np.ndarray]]] = field(default=None, repr=False)
+    class_ids: Optional[Tuple[int, ...]] = field(default=None, repr=False)
+
+    def column_ids(self) -> Tuple[int, ...]:
+        """The action id of each column of ``action_scores``."""
+        if self.class_ids is not None:
+            return tuple(self.class_ids)
+        return tuple(range(1, self.action_scores.shape[1] + 1))
 
 
-def top_actions(scores: np.ndarray, threshold: float,
-                action_ids: Sequence[int]) -> List[List[Tuple[int, float]]]:
-    """Per row of ``scores`` (M, 80): ``(id, score)`` of ``action_ids`` scoring ≥ threshold,
-    highest first."""
-    ids = np.asarray(sorted(action_ids), np.int64)
+def top_actions(scores: np.ndarray, threshold: float, action_ids: Sequence[int],
+                column_ids: Optional[Sequence[int]] = None) -> List[List[Tuple[int, float]]]:
+    """Per row of ``scores`` (M, C): ``(id, score)`` of ``action_ids`` scoring ≥ threshold,
+    highest first. Column ``i`` is id ``column_ids[i]`` (default ``i + 1``); ids the
+    columns do not hold are skipped."""
+    scores = np.asarray(scores)
+    cols_of = {int(a): c for c, a in enumerate(
+        column_ids if column_ids is not None else range(1, scores.shape[-1] + 1))}
+    ids = np.asarray([a for a in sorted(set(int(a) for a in action_ids)) if a in cols_of],
+                     np.int64)
+    cols = np.asarray([cols_of[int(a)] for a in ids], np.int64)
     out = []
     for row in scores:
-        sub = row[ids - 1]
+        sub = row[cols]
         keep = np.nonzero(sub >= threshold)[0]
         order = keep[np.argsort(-sub[keep], kind='stable')]
         out.append([(int(ids[i]), float(sub[i])) for i in order])
     return out
 
 
-def label_names_of(cfg: Optional[Config]) -> Dict[int, str]:
+def label_names_of(cfg: Optional[Config],
+                   classes: Optional[ActionClasses] = None) -> Dict[int, str]:
     """Action ids a config's model is evaluated on -> names.
 
-    The label map named by the config (``label_map_file`` of its test/val evaluator or its
-    top level) when it exists; the packaged official map when the config names that file
-    under a data folder that is absent (``configs/ava/*`` on a machine without AVA); else
-    all 80 AVA actions.
+    The label map named by the config's evaluator (``label_map_file`` of its test/val
+    evaluator or its top level) when it exists; the packaged official map when the config
+    names that file under a data folder that is absent (``configs/ava/*`` on a machine
+    without AVA); else the model's own classes (``classes``, e.g. ``model.action_classes``;
+    AVA's 80 actions when not given). Only ids among ``classes`` are returned.
     """
+    classes = classes if classes is not None else ActionClasses.ava()
     found = _find_key(cfg.to_dict(), 'label_map_file') if cfg is not None else None
+    names = None
     if found:
         if Path(found).is_file():
-            return read_label_map(found)
-        if Path(found).name == AVA_LABEL_MAP.name:
-            return read_label_map(AVA_LABEL_MAP)
-        print_log(f'label map {found} (named by the config) not found; reporting all 80 AVA '
-                  f'actions', logger='current', level=logging.WARNING)
-    return dict(AVA_ACTION_NAMES)
+            names = read_label_map(found)
+        elif Path(found).name == AVA_LABEL_MAP.name:
+            names = read_label_map(AVA_LABEL_MAP)
+        else:
+            print_log(f'label map {found} (named by the config) not found; reporting all '
+                      f'{len(classes)} classes of the model', logger='current',
+                      level=logging.WARNING)
+    if names is None:
+        return dict(classes.names)
+    return {i: n for i, n in names.items() if i in classes}
 
 
 def _find_key(node, key):
@@ -411,8 +441,8 @@ def detect_video(model: nn.Module,
             file name without extension.
         time_offset: seconds added to keyframe times (e.g. the movie time of the first
             frame of a cut-out segment).
-        action_ids: the action ids to report (default: those of the label map the config
-            names, else all 80).
+        action_ids: the action ids to report (default: those of the label map the config's
+            evaluator names, else all classes of the model).
         with_frames: attach to each result the frames it is shown on (for drawing).
         queue_size: prepared keyframes waiting for the model (bounds memory).
 
@@ -429,8 +459,9 @@ def detect_video(model: nn.Module,
     spec = clip_spec_of(cfg)
     schedule = keyframe_schedule(stream.num_frames, stream.fps, keyframe_interval,
                                  spec.clip_len, spec.frame_interval, spec.sample_fps)
+    classes = getattr(model, 'action_classes', None)
     if action_ids is None:
-        action_ids = label_names_of(cfg).keys()
+        action_ids = label_names_of(cfg, classes).keys()
     action_ids = sorted(set(int(a) for a in action_ids))
     if video_id is None:
         video_id = Path(video_path).stem
@@ -475,15 +506,17 @@ def _score(model: nn.Module, job: _Job, video_id: str, time_offset: float,
            video_shape: Tuple[int, int], threshold: float,
            action_ids: Sequence[int]) -> KeyframeResult:
     kf = job.keyframe
+    classes = getattr(model, 'action_classes', None) or ActionClasses.ava()
+    num_classes = len(classes)
     if job.sample is None:  # nobody on this keyframe: nothing to classify
         boxes = np.zeros((0, 4), np.float32)
         norm, person, scores = boxes, np.zeros((0,), np.float32), np.zeros(
-            (0, NUM_ACTIONS), np.float32)
+            (0, num_classes), np.float32)
     else:
         pred = model.test_step(dict(inputs=[job.sample['inputs']],
                                     data_samples=[job.sample['data_samples']]))[0]
         norm = pred.pred_bboxes.detach().cpu().float().numpy().reshape(-1, 4)
-        scores = pred.pred_scores.detach().cpu().float().numpy().reshape(-1, NUM_ACTIONS)
+        scores = pred.pred_scores.detach().cpu().float().numpy().reshape(-1, num_classes)
         person = np.asarray(job.scores, np.float32)
         h, w = video_shape
         boxes = (norm * np.array([w, h, w, h], np.float32)).astype(np.float32)
@@ -491,7 +524,8 @@ def _score(model: nn.Module, job: _Job, video_id: str, time_offset: float,
         video_id=video_id, timestamp=round(time_offset + kf.time, 6), frame_index=kf.frame_index,
         boxes=boxes, boxes_norm=norm.astype(np.float32), person_scores=person,
         action_scores=scores.astype(np.float32),
-        actions=top_actions(scores, threshold, action_ids))
+        actions=top_actions(scores, threshold, action_ids, classes.ids),
+        class_ids=classes.ids)
 
 
 def count_keyframes(video_path: PathLike, model: nn.Module, keyframe_interval: float = 1.0) -> int:

@@ -29,16 +29,19 @@ def format_timestamp(timestamp: float, integer: bool) -> str:
 
 
 def ava_csv_text(results: Sequence[KeyframeResult], action_ids: Iterable[int]) -> str:
-    """The AVA result CSV of ``results`` for the given action ids (see module doc)."""
+    """The AVA result CSV of ``results`` for the given action ids (see module doc); ids
+    the model has no column for are left out."""
     ids = sorted(set(int(a) for a in action_ids))
     integer = whole_seconds(results)
     lines: List[str] = []
     for r in results:
         ts = format_timestamp(r.timestamp, integer)
+        column = {a: c for c, a in enumerate(r.column_ids())}
+        wanted = [(a, column[a]) for a in ids if a in column]
         for box, scores in zip(r.boxes_norm, r.action_scores):
             coords = ','.join(f'{float(v):.4f}' for v in box)
-            for a in ids:
-                lines.append(f'{r.video_id},{ts},{coords},{a},{float(scores[a - 1]):.6f}')
+            for a, c in wanted:
+                lines.append(f'{r.video_id},{ts},{coords},{a},{float(scores[c]):.6f}')
     return ''.join(line + '\n' for line in lines)
 
 
@@ -50,12 +53,14 @@ def write_ava_csv(path: PathLike, results: Sequence[KeyframeResult],
 
 def results_to_dict(results: Sequence[KeyframeResult], names: Dict[int, str],
                     meta: Dict = None) -> Dict:
-    """JSON-ready dict: ``{'meta': {...}, 'action_names': {id: name}, 'keyframes': [...]}``.
+    """JSON-ready dict: ``{'meta': {...}, 'action_names': {id: name}, 'score_ids': [...],
+    'keyframes': [...]}``.
 
     Each keyframe: ``video_id``, ``timestamp`` (s), ``frame_index`` and ``people``, each
     with ``box`` (xyxy pixels), ``box_norm`` (xyxy in [0, 1]), ``person_score``,
     ``actions`` (``[{id, name, score}]`` above the threshold, highest first) and
-    ``scores`` (the 80 action scores; index ``i`` is action id ``i + 1``).
+    ``scores`` (one per class of the model; index ``i`` is action id ``score_ids[i]``, a
+    top-level list).
     """
     keyframes = []
     for r in results:
@@ -70,8 +75,9 @@ def results_to_dict(results: Sequence[KeyframeResult], names: Dict[int, str],
                 scores=[round(float(s), 5) for s in r.action_scores[i]]))
         keyframes.append(dict(video_id=r.video_id, timestamp=round(r.timestamp, 6),
                               frame_index=r.frame_index, people=people))
+    score_ids = list(results[0].column_ids()) if results else []
     return dict(meta=dict(meta or {}), action_names={str(k): v for k, v in names.items()},
-                keyframes=keyframes)
+                score_ids=score_ids, keyframes=keyframes)
 
 
 def write_results_json(path: PathLike, results: Sequence[KeyframeResult],

@@ -38,7 +38,8 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
-from videomae_det.datasets.ava_format import NUM_CLASSES, AVAFormatError, load_json
+from videomae_det.action_classes import ActionClasses, LabelMapSpec
+from videomae_det.datasets.ava_format import AVAFormatError, load_json
 from videomae_det.datasets.video_io import VideoDecodeError, VideoReader
 from videomae_det.registry import DATASETS
 
@@ -279,8 +280,11 @@ class AVAVideoDataset(BaseDataset):
     Each sample (before the pipeline) is a dict with ``imgs`` uint8 (T, H, W, 3) RGB,
     ``movie``, ``timestamp``, ``img_id``, ``ori_shape`` = ``img_shape`` = (H, W) of the stored
     video, ``proposals`` float64 (M, 4) xyxy stored-video pixels, ``proposal_scores`` (M,)
-    and, when boxes come from the ground truth, ``gt_labels`` float32 (M, 80) multi-hot
-    (column ``i`` = AVA id ``i + 1``).
+    and, when boxes come from the ground truth, ``gt_labels`` float32 (M, C) multi-hot over
+    the classes of ``label_map`` (column ``i`` = ``metainfo['action_ids'][i]``).
+
+    ``metainfo`` carries the class set (``action_ids``, ``classes`` = names in column order,
+    ``num_classes``); mmengine hands it to the metric and stores it in checkpoints.
 
     Args:
         ann_file: ``*_min.json`` (relative to ``data_root`` unless absolute).
@@ -299,9 +303,11 @@ class AVAVideoDataset(BaseDataset):
             instead of raising; while training, a sample that fails to decode is also
             replaced by another one.
         num_threads: decoder threads per read (1 suits DataLoader workers).
+        label_map: the classes: None (AVA's 80 actions), a label map file or ``{id: name}``;
+            the model's ``label_map`` must be the same.
+        drop_unknown_actions: ground-truth action ids outside the label map are dropped
+            (counted in the log) instead of refused, e.g. to train on a subset of classes.
     """
-
-    METAINFO = dict(num_classes=NUM_CLASSES)
 
     def __init__(self,
                  ann_file: str,
@@ -324,7 +330,13 @@ class AVAVideoDataset(BaseDataset):
                  video_start_sec: float = 0.0,
                  skip_missing: bool = False,
                  num_threads: int = 1,
+                 label_map: LabelMapSpec = None,
+                 drop_unknown_actions: bool = False,
                  **kwargs):
+        self.action_classes = ActionClasses.resolve(label_map)
+        self.drop_unknown_actions = drop_unknown_actions
+        metainfo = dict(kwargs.pop('metainfo', None) or {})
+        metainfo.update(self.action_classes.to_meta())
         self.clip_len, self.frame_interval, self.sample_fps = clip_len, frame_interval, sample_fps
         self.det_score_thr = det_score_thr
         self.skip_missing = skip_missing
@@ -338,7 +350,7 @@ class AVAVideoDataset(BaseDataset):
         self.num_skipped_decode = 0  # samples replaced at load time (skip_missing, training)
         self.num_skipped_missing = 0  # keyframes dropped at start-up (skip_missing)
         super().__init__(ann_file=ann_file, data_root=data_root, pipeline=pipeline,
-                         test_mode=test_mode, **kwargs)
+                         test_mode=test_mode, metainfo=metainfo, **kwargs)
 
     # ------------------------------------------------------------------ annotations
     def load_data_list(self) -> List[dict]:
@@ -352,6 +364,7 @@ class AVAVideoDataset(BaseDataset):
             _require(img, ('id', 'movie', 'timestamp', 'width', 'height'), self.ann_file,
                      'image', i)
         image_ids = set()
+        n_unknown = 0
         for img in data['images']:
             if img['id'] in image_ids:
                 raise AVAFormatError(f'{self.ann_file}: image id {img["id"]} appears twice '
@@ -365,10 +378,17 @@ class AVAVideoDataset(BaseDataset):
                                      f'refers to unknown image_id {ann["image_id"]}')
             if self.proposal_file is None:
                 _require(ann, ('action_ids',), self.ann_file, 'annotation', i)
-                bad = [a for a in ann['action_ids'] if not 1 <= int(a) <= NUM_CLASSES]
-                if bad:
-                    raise AVAFormatError(f'{self.ann_file}: annotation #{i} (id {ann.get("id")}) '
-                                         f'has action id(s) {bad} outside 1..{NUM_CLASSES}')
+                unknown = [a for a in ann['action_ids'] if a not in self.action_classes]
+                if unknown and self.drop_unknown_actions:
+                    n_unknown += len(unknown)
+                    ann['action_ids'] = [a for a in ann['action_ids']
+                                         if a in self.action_classes]
+                elif unknown:
+                    raise AVAFormatError(
+                        f'{self.ann_file}: annotation #{i} (id {ann.get("id")}) has action '
+                        f'id(s) {unknown} that are not in the label map '
+                        f'({self.action_classes.source}); give the label map of your classes '
+                        f'(label_map=...) or drop_unknown_actions=True')
         coco = COCO()
         coco.dataset = data
         with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
@@ -390,9 +410,7 @@ class AVAVideoDataset(BaseDataset):
                 boxes = np.array([a['bbox'] for a in anns], np.float64).reshape(-1, 4)
                 boxes[:, 2:] += boxes[:, :2]
                 scores = np.ones(len(anns))
-                labels = np.zeros((len(anns), NUM_CLASSES), np.float32)
-                for j, a in enumerate(anns):
-                    labels[j, np.asarray(a['action_ids'], np.int64) - 1] = 1
+                labels = self.action_classes.multi_hot([a['action_ids'] for a in anns])
             boxes, changed = _clip_to_image(boxes, w, h)
             n_clipped += changed
             keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
@@ -408,6 +426,10 @@ class AVAVideoDataset(BaseDataset):
             data_list.append(info)
 
         source = self.proposal_file or self.ann_file
+        if n_unknown:
+            print_log(f'{self.ann_file}: {n_unknown} action label(s) outside the label map '
+                      f'({self.action_classes.source}) dropped', logger='current',
+                      level=logging.WARNING)
         if n_clipped:
             warnings.warn(f'{n_clipped} box(es) in {source} extend outside their image; '
                           f'clipped to the image')

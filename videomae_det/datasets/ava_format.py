@@ -110,9 +110,11 @@ def iter_csv_rows(path: PathLike) -> Iterable[Tuple[int, Union[Tuple[str, int], 
                 raise AVAFormatError(
                     f'{path}, line {line}: box has no area (x1,y1,x2,y2 = {cols[2:6]})')
             action_id = _parse_int(cols[6], path, line, 'action_id') if len(cols) > 6 else None
-            if action_id is not None and not 1 <= action_id <= NUM_CLASSES:
+            if action_id is not None and action_id < 1:
+                # any class set's ids are positive (AVA: 1..80); which ids a run uses is
+                # the label map's business
                 raise AVAFormatError(
-                    f'{path}, line {line}: action_id {action_id} outside 1..{NUM_CLASSES}')
+                    f'{path}, line {line}: action_id {action_id} is not a positive id')
             extra = _parse_float(cols[7], path, line, 'person_id/score') if len(cols) > 7 else None
             yield line, CSVBox(movie, timestamp, box, action_id, extra)
 

@@ -22,7 +22,8 @@ Layout written under ``out_dir`` (the same as real AVA, see README "Data")::
     annotations/ava_{train,val}_v2.2.csv         official CSVs (keyframes 902 .. end - 2)
     annotations/ava_{train,val}_v2.2_min.json    COCO-like, boxes in stored-clip pixels
     annotations/ava_val_excluded_timestamps_v2.2.csv
-    annotations/mini_ava_action_list.pbtxt       label map of the 12 classes
+    annotations/mini_ava_action_list.pbtxt       label map of the classes (12 AVA ones, or
+                                                 a custom class set: ``class_set=``)
     boxes/ava_val_det_person_bbox.json           person detections (scores, misses, false
                                                  positives) for the val keyframes
     mini_ava_info.json                           seed, preset and movie lists
@@ -87,10 +88,58 @@ PRESETS: Dict[str, MiniAVASize] = {
 }
 
 
-def label_map() -> Dict[int, str]:
-    """{AVA id: official name} of the mini-AVA classes (names read from the official map)."""
-    official = read_label_map(AVA_LABEL_MAP)
-    return {i: official[i] for i in CLASS_IDS}
+def label_map(class_set: str = 'ava') -> Dict[int, str]:
+    """{id: name} of a class set (:data:`CLASS_SETS`). ``'ava'``: the 12 mini-AVA classes
+    with their AVA ids and official names."""
+    if class_set == 'ava':
+        official = read_label_map(AVA_LABEL_MAP)
+        return {i: official[i] for i in CLASS_IDS}
+    if class_set == 'custom5':
+        return {new_id: name for new_id, (_, name) in CUSTOM5.items()}
+    if class_set == 'custom100':
+        return {_custom100_id(b, c): f'{behaviour} in {colour}'
+                for b, (_, behaviour) in enumerate(CUSTOM100_BEHAVIOURS)
+                for c, colour in enumerate(CUSTOM100_COLOURS)}
+    raise ValueError(f'unknown class set {class_set!r}; choose from {CLASS_SETS}')
+
+
+# Class sets unlike AVA's, for the "your own dataset" path: ids that are neither 1..N nor
+# contiguous, names of their own. Each class is a function of what the generator knows
+# (the AVA-style labels of a person, and the colour of their shirt).
+# custom5: five movement classes, ids up to 250. {id: (source AVA id, name)}
+CUSTOM5 = {3: (WALK, 'stroll'), 17: (RUN, 'sprint'), 42: (JUMP, 'hop'),
+           108: (HAND_WAVE, 'wave hello'), 250: (SIT, 'take a seat')}
+# custom100: 10 behaviours x 10 shirt colours ("running in blue"), ids 101, 104, ..., 398
+CUSTOM100_BEHAVIOURS = ((STAND, 'standing'), (WALK, 'walking'), (RUN, 'running'),
+                        (JUMP, 'jumping'), (SIT, 'sitting'), (BEND, 'bending'), (LIE, 'lying'),
+                        (FALL, 'falling'), (HAND_WAVE, 'waving'), (TALK, 'talking'))
+# hue in ten 36-degree bins from red (0 degrees)
+CUSTOM100_COLOURS = ('red', 'yellow', 'lime', 'green', 'teal', 'azure', 'blue', 'violet',
+                     'magenta', 'pink')
+CLASS_SETS = ('ava', 'custom5', 'custom100')
+
+
+def _custom100_id(behaviour: int, colour: int) -> int:
+    return 101 + 3 * (10 * behaviour + colour)
+
+
+def shirt_colour(rgb: Tuple[int, int, int]) -> int:
+    """Index in :data:`CUSTOM100_COLOURS` of a shirt colour: its hue in ten equal bins."""
+    hue = int(cv2.cvtColor(np.uint8([[rgb]]), cv2.COLOR_RGB2HSV)[0, 0, 0])  # 0..179
+    return min(hue * len(CUSTOM100_COLOURS) // 180, len(CUSTOM100_COLOURS) - 1)
+
+
+def relabel(ava_ids: Sequence[int], shirt: Tuple[int, int, int], class_set: str) -> List[int]:
+    """A person's labels in ``class_set`` from their mini-AVA (AVA id) labels and shirt."""
+    if class_set == 'ava':
+        return sorted(ava_ids)
+    if class_set == 'custom5':
+        return sorted(new for new, (src, _) in CUSTOM5.items() if src in ava_ids)
+    if class_set == 'custom100':
+        colour = shirt_colour(shirt)
+        return sorted(_custom100_id(b, colour) for b, (src, _) in enumerate(CUSTOM100_BEHAVIOURS)
+                      if src in ava_ids)
+    raise ValueError(f'unknown class set {class_set!r}; choose from {CLASS_SETS}')
 
 
 # --------------------------------------------------------------------------- behaviour
@@ -437,6 +486,7 @@ class KeyframePerson:
     action_ids: List[int]
     visible: float
     annotated: bool
+    shirt: Tuple[int, int, int] = (0, 0, 0)  # RGB (the custom100 class set reads it)
 
 
 def _simulate_and_render(spec: MovieSpec, seed: int,
@@ -566,7 +616,7 @@ def _keyframe_person(actor: Actor, index: int, t: float, prims, offset,
     annotated = visible >= 0.45 and clipped[2] - clipped[0] >= 4 and clipped[3] - clipped[1] >= 6
     return KeyframePerson(box=tuple(float(v) for v in clipped), actor=index,
                           action_ids=_labels(actor, t), visible=float(visible),
-                          annotated=bool(annotated))
+                          annotated=bool(annotated), shirt=tuple(actor.shirt))
 
 
 # --------------------------------------------------------------------------- detections
@@ -623,15 +673,20 @@ def _render_task(args):
 
 
 def generate_mini_ava(out_dir, seed: int = 0, size: str = 'default', workers: int = 2,
-                      progress: bool = False) -> dict:
+                      progress: bool = False, class_set: str = 'ava') -> dict:
     """Write mini-AVA into ``out_dir`` (layout in the module docstring); returns the info dict.
 
-    ``size`` names a preset in :data:`PRESETS`. ``out_dir`` must be empty, absent, or an
+    ``size`` names a preset in :data:`PRESETS`. ``class_set`` (:data:`CLASS_SETS`) chooses
+    the labels written: ``'ava'`` (the 12 classes with AVA ids), ``'custom5'`` (5 classes,
+    ids 3..250) or ``'custom100'`` (100 classes, ids 101..398); the videos are the same for
+    a seed whatever the class set, and people with no label in the set are not annotated
+    (as in a dataset labelled for those classes only). ``out_dir`` must be empty, absent, or an
     earlier mini-AVA (whose own files are replaced); anything else is refused, so a wrong
     path never deletes data.
     """
     if size not in PRESETS:
         raise ValueError(f'unknown mini-AVA size {size!r}; choose from {sorted(PRESETS)}')
+    classes = label_map(class_set)  # refuses an unknown class set before any work
     preset = PRESETS[size]
     out_dir = Path(out_dir)
     previous = _previous_movies(out_dir)
@@ -657,7 +712,7 @@ def generate_mini_ava(out_dir, seed: int = 0, size: str = 'default', workers: in
         results = [_render_task(t) for t in _progress(tasks, len(tasks), progress)]
 
     ann_dir = out_dir / 'annotations'
-    write_label_map(ann_dir / LABEL_MAP_NAME, label_map())
+    write_label_map(ann_dir / LABEL_MAP_NAME, classes)
     det_rng = np.random.default_rng([seed, 2_000_003])
     excluded: List[Tuple[str, int]] = []
     counts = {}
@@ -667,9 +722,11 @@ def generate_mini_ava(out_dir, seed: int = 0, size: str = 'default', workers: in
         for spec, kf in split_specs:
             for sec, people in sorted(kf.items()):
                 keyframes.append((spec.name, sec))
+                labelled = [(p, relabel(p.action_ids, p.shirt, class_set)) for p in people
+                            if p.annotated]
                 persons[(spec.name, sec)] = [
                     (tuple(v / s for v, s in zip(p.box, (FRAME_W, FRAME_H) * 2)), p.actor,
-                     p.action_ids) for p in people if p.annotated]
+                     labels) for p, labels in labelled if labels]
         if split == 'val':
             # a few keyframes left out of the ground truth, as the official exclusion list does
             n_exc = max(1, len(keyframes) // 40) if keyframes else 0
@@ -705,7 +762,8 @@ def generate_mini_ava(out_dir, seed: int = 0, size: str = 'default', workers: in
 
     info = dict(generator=GENERATOR, complete=True, seed=seed, size=size,
                 preset=preset.__dict__, frame_size=[FRAME_W, FRAME_H], fps=FPS,
-                first_sec=FIRST_SEC, classes={str(k): v for k, v in label_map().items()},
+                first_sec=FIRST_SEC, class_set=class_set,
+                classes={str(k): v for k, v in classes.items()},
                 movies={split: [s.name for s in specs if s.split == split]
                         for split in ('train', 'val')},
                 counts=counts)

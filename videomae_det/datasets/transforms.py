@@ -4,7 +4,7 @@ Results dict keys (see ``AVAVideoDataset``):
     ``imgs``: uint8 ndarray (T, H, W, 3) RGB.
     ``proposals``: (M, 4) xyxy, pixels of ``imgs``. ``rois``: (M, 4) likewise, optional (the
     boxes the head pools from, written by ``BoxJitter``/``WidenBoxes``).
-    ``proposal_scores``: (M,). ``gt_labels``: (M, 80) multi-hot, optional.
+    ``proposal_scores``: (M,). ``gt_labels``: (M, C) multi-hot (C classes of the label map), optional.
     ``img_shape``: (H, W) of ``imgs``, updated by every geometric transform;
     ``ori_shape``, ``movie``, ``timestamp``, ``img_id``: passed through.
 

@@ -158,12 +158,17 @@ def data_paths(cfg: Config, loaders: Sequence[str]) -> List[Tuple[str, str]]:
     and the metric's ``ann_file``/``label_map_file``/``exclude_file``.
     """
     found = []
+    label_map = cfg.get('model', {}).get('label_map')
+    if isinstance(label_map, str):
+        found.append(('model.label_map', label_map))
     for loader in loaders:
         if cfg.get(loader) is None:
             continue
         dataset = cfg[loader]['dataset']
         root = dataset.get('data_root')
         key = f'{loader}.dataset'
+        if isinstance(dataset.get('label_map'), str):
+            found.append((f'{key}.label_map', dataset['label_map']))
         for name in ('ann_file', 'proposal_file', 'movie_list'):
             if dataset.get(name):
                 found.append((f'{key}.{name}', _resolve(root, dataset[name])))
@@ -184,6 +189,56 @@ def data_paths(cfg: Config, loaders: Sequence[str]) -> List[Tuple[str, str]]:
                 if metric.get(name):
                     found.append((f'{evaluator_key}.{name}', metric[name]))
     return found
+
+
+def check_class_sets(cfg: Config, loaders: Iterable[str]) -> None:
+    """The classes agree end to end: every named dataloader's dataset has the model's class
+    set (``label_map``; None = AVA's 80 actions), and every evaluator scores only classes
+    the model predicts. Raises :class:`ConfigError` naming the keys that disagree.
+
+    Label map files are read here (a missing one is reported by
+    :func:`check_data_paths`, which runs first).
+    """
+    from videomae_det.action_classes import ActionClasses
+    from videomae_det.evaluation.functional import AVAFormatError
+
+    def classes(spec, key):
+        try:
+            return ActionClasses.resolve(spec)
+        except (AVAFormatError, ValueError, TypeError) as err:
+            raise ConfigError(f'{key}: {err}') from err
+
+    model_spec = cfg.model.get('label_map')
+    model = classes(model_spec, 'model.label_map')
+    for loader in loaders:
+        if cfg.get(loader) is None:
+            continue
+        dataset = cfg[loader]['dataset']
+        ds_type = dataset.get('type')
+        has_classes = 'label_map' in dataset or (
+            isinstance(ds_type, type) and 'label_map' in inspect.signature(ds_type).parameters)
+        if not has_classes:
+            continue  # a dataset without action classes (e.g. unlabeled clips)
+        key = f'{loader}.dataset.label_map'
+        data = classes(dataset.get('label_map'), key)
+        if data.ids != model.ids:
+            raise ConfigError(
+                f'{key} ({data.source}: {len(data)} classes) and model.label_map '
+                f'({model.source}: {len(model)} classes) differ: the head would be trained '
+                f'or read against other classes. Give both the same label map.')
+        evaluator_key = loader.replace('dataloader', 'evaluator')
+        evaluators = cfg.get(evaluator_key) or []
+        for metric in evaluators if isinstance(evaluators, list) else [evaluators]:
+            path = metric.get('label_map_file')
+            if not path or not osp.isfile(path):
+                continue
+            scored = classes(path, f'{evaluator_key}.label_map_file')
+            extra = [i for i in scored.ids if i not in model]
+            if extra:
+                raise ConfigError(
+                    f'{evaluator_key}.label_map_file ({path}) scores action id(s) '
+                    f'{extra[:10]} that the model does not predict (model.label_map: '
+                    f'{model.source}). Evaluate with a label map of the model\'s classes.')
 
 
 def check_data_paths(cfg: Config, loaders: Iterable[str]) -> None:

@@ -13,12 +13,13 @@ data (set by the pipeline)
     ``proposals`` after the training jitter or the test-time widening; absent means
     ``proposals``.
     ``proposal_scores``: FloatTensor (M,), the person detector's scores (1.0 for ground truth).
-    ``gt_labels``: FloatTensor (M, 80), multi-hot; column ``i`` is AVA action id ``i + 1``.
+    ``gt_labels``: FloatTensor (M, C), multi-hot over the C classes of the label map; column
+    ``i`` is action id ``action_ids[i]`` (the dataset's metainfo; AVA: id ``i + 1``).
 predictions (set by the detector's ``predict``)
     ``pred_bboxes``: FloatTensor (M, 4), normalised to [0, 1] by ``img_shape`` (equal to the
     normalised stored-video coordinates, since test pipelines do not crop).
-    ``pred_scores``: FloatTensor (M, 80), sigmoid(logit) × proposal score; column ``i`` is
-    AVA action id ``i + 1``.
+    ``pred_scores``: FloatTensor (M, C), sigmoid(logit) × proposal score; columns as
+    ``gt_labels``.
 """
 from mmengine.structures import BaseDataElement
 

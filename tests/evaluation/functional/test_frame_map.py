@@ -281,3 +281,27 @@ def test_official_with_seven_column_groundtruth(tmp_path):
                               read_label_map(paths['labels']), 'official')
     mean_ap, per_class = naive_official(paths['gt'], paths['det'], paths['labels'])
     assert ours.per_class == per_class
+
+
+def test_any_class_ids_through_rows_csv_and_map(tmp_path):
+    # a class set with ids beyond AVA's and not contiguous: the score columns map to ids,
+    # the CSV writes and reads them back, and they are scored like any other
+    keys = [('vid', 1), ('vid', 2)]
+    boxes = [np.array([[0.1, 0.1, 0.5, 0.9]]), np.array([[0.5, 0.2, 0.9, 0.8]])]
+    column_ids = [3, 108, 1250]
+    scores = [np.array([[0.9, 0.1, 0.2]]), np.array([[0.2, 0.3, 0.8]])]
+    rows = rows_from_predictions(keys, boxes, scores, class_ids=[108, 1250],
+                                 column_ids=column_ids)
+    assert sorted(set(rows.labels.tolist())) == [108, 1250]
+    write_box_csv(tmp_path / 'pred.csv', rows)
+    text = (tmp_path / 'pred.csv').read_text()
+    assert 'vid,0002,0.5000,0.2000,0.9000,0.8000,1250,0.800000' in text
+    gt = rows_from_text('vid,0001,0.1,0.1,0.5,0.9,108,0\nvid,0002,0.5,0.2,0.9,0.8,1250,0\n')
+    labels = {108: 'wave hello', 1250: 'juggle'}
+    result = evaluate_frame_map(gt, read_detections(tmp_path / 'pred.csv'), labels,
+                                categories=None)
+    # 108: the keyframe-2 box (0.3, no 108 there) outranks the true one (0.1)
+    assert result.per_class == {108: 0.5, 1250: 1.0} and result.categories == {}
+    assert 'pose' not in result.table()
+    with pytest.raises(ValueError, match='column_ids must be 3 ascending ids'):
+        rows_from_predictions(keys, boxes, scores, column_ids=[3, 3, 4])

@@ -14,7 +14,7 @@ def tiny_detector(**head_kw):
     return AVADetector(
         backbone=dict(type=VisionTransformer, num_frames=4, img_size=64, embed_dim=16,
                       depth=1, num_heads=2),
-        roi_head=dict(type=AVARoIHead, num_classes=80, **head_kw))
+        roi_head=dict(type=AVARoIHead, **head_kw))  # AVA's 80 classes: no label_map
 
 
 def sample(boxes, labels=(), scores=None, rois=None, img_shape=(64, 96)):
@@ -96,7 +96,7 @@ def test_head_stride_and_pad_divisor_are_derived_from_the_patch_size(patch):
     det = AVADetector(
         backbone=dict(type=VisionTransformer, num_frames=4, img_size=64, patch_size=patch,
                       embed_dim=16, depth=1, num_heads=2),
-        roi_head=dict(type=AVARoIHead, num_classes=3),
+        roi_head=dict(type=AVARoIHead), label_map={1: 'a', 2: 'b', 3: 'c'},
         data_preprocessor=dict(type=ActionDataPreprocessor))
     assert det.roi_head.spatial_scale == 1 / patch
     assert det.data_preprocessor.pad_size_divisor == patch
@@ -113,10 +113,10 @@ def test_a_stated_stride_that_disagrees_with_the_patch_size_is_refused():
         AVADetector(
             backbone=dict(type=VisionTransformer, num_frames=4, img_size=64, patch_size=8,
                           embed_dim=16, depth=1, num_heads=2),
-            roi_head=dict(type=AVARoIHead, num_classes=3, spatial_scale=1 / 16))
+            roi_head=dict(type=AVARoIHead, spatial_scale=1 / 16))
     with pytest.raises(ValueError, match='pad_size_divisor=12'):
         AVADetector(
             backbone=dict(type=VisionTransformer, num_frames=4, img_size=64, patch_size=8,
                           embed_dim=16, depth=1, num_heads=2),
-            roi_head=dict(type=AVARoIHead, num_classes=3),
+            roi_head=dict(type=AVARoIHead),
             data_preprocessor=dict(type=ActionDataPreprocessor, pad_size_divisor=12))

@@ -49,7 +49,8 @@ def train_and_score(static: bool, steps: int = 40) -> float:
     det = AVADetector(
         backbone=dict(type=VisionTransformer, num_frames=T, img_size=SIZE, patch_size=4,
                       embed_dim=32, depth=2, num_heads=2),
-        roi_head=dict(type=AVARoIHead, num_classes=2, dropout=0.0))  # stride 1/4: derived
+        roi_head=dict(type=AVARoIHead, dropout=0.0),  # 2 classes, stride 1/4: derived
+        label_map={1: 'still', 2: 'sliding'})
     opt = torch.optim.AdamW(det.parameters(), lr=2e-3)
     gen = torch.Generator().manual_seed(1)
     det.train()

@@ -615,8 +615,8 @@ def format_box_csv(keys: Sequence[Key], key_index: np.ndarray, boxes: np.ndarray
     if not ((boxes >= 0) & (boxes <= 1)).all():
         raise ValueError('boxes to write must be normalised to [0, 1]')
     labels = np.asarray(labels, np.int64)
-    if labels.min() < 0 or labels.max() > 99:
-        raise ValueError('action ids to write must be in 0..99')
+    if labels.min() < 0:
+        raise ValueError('action ids to write must be >= 0')
     prefixes = [f'{v},{t:04d},' if isinstance(t, int) else f'{v},{t},' for v, t in keys]
     prefix_bytes = [p.encode('utf-8') for p in prefixes]
     pw = max(len(p) for p in prefix_bytes)
@@ -627,9 +627,13 @@ def format_box_csv(keys: Sequence[Key], key_index: np.ndarray, boxes: np.ndarray
     comma = np.full((n, 1), _COMMA, np.uint8)
     for j in range(4):
         parts += [_fixed_point(boxes[:, j], box_decimals), comma]
-    lab = np.zeros((n, 2), np.uint8)
-    lab[:, 0] = np.where(labels >= 10, _ZERO + labels // 10, 0)
-    lab[:, 1] = _ZERO + labels % 10
+    # any class set's ids: as many digit columns as the largest id needs, leading zeros
+    # left as 0 bytes (dropped below)
+    width = len(str(int(labels.max())))
+    lab = np.zeros((n, width), np.uint8)
+    for j in range(width):
+        place = 10 ** (width - 1 - j)
+        lab[:, j] = np.where((labels >= place) | (place == 1), _ZERO + (labels // place) % 10, 0)
     parts += [lab, comma, _fixed_point(scores, score_decimals), np.full((n, 1), _NL, np.uint8)]
     mat = np.concatenate(parts, axis=1)
     flat = mat.ravel()

@@ -77,6 +77,8 @@ class FrameMAPResult:
                          f'{self.num_gt[c]:>7}')
         lines.append('')
         for name, (a, b) in CATEGORIES.items():
+            if name not in self.categories:
+                continue
             value = self.categories[name]
             text = '   n/a' if value is None else f'{value:7.4f}'
             label = f'{name.replace("_", "-")} (ids {a}-{b})'
@@ -283,7 +285,9 @@ def _first_row_rank(key_index: np.ndarray, mask: np.ndarray, num_keys: int) -> n
 def evaluate_frame_map(groundtruth: AVARows, detections: AVARows,
                        label_map: Mapping[int, str], mode: str = 'official',
                        excluded_keys: Iterable[Key] = (), iou_threshold: float = 0.5,
-                       top_k: int = TOP_K) -> FrameMAPResult:
+                       top_k: int = TOP_K,
+                       categories: Optional[Mapping[str, Sequence[int]]] = CATEGORIES
+                       ) -> FrameMAPResult:
     """Frame-level AP per class and mAP (see the module docstring for both modes).
 
     Args:
@@ -296,6 +300,9 @@ def evaluate_frame_map(groundtruth: AVARows, detections: AVARows,
             version of the official script did.
         iou_threshold: IoU for a true positive.
         top_k: detections per keyframe in official mode.
+        categories: ``{name: (first id, last id)}`` groups of classes whose mean AP is
+            reported (AVA's pose / person-object / person-person); None for a class set
+            where AVA's id ranges mean nothing.
 
     Raises:
         ValueError: unknown mode, empty label map or an id < 1 in it, or no ground-truth
@@ -422,13 +429,13 @@ def evaluate_frame_map(groundtruth: AVARows, detections: AVARows,
         ap_array[c - 1] = ap
     scored = ~np.isnan(ap_array)
     mean_ap = float(np.nanmean(ap_array)) if scored.any() else 0.0
-    categories = {}
-    for name, (a, b) in CATEGORIES.items():
+    category_means = {}
+    for name, (a, b) in (categories or {}).items():
         vals = [v for c, v in per_class.items() if a <= c <= b and v is not None]
-        categories[name] = float(np.mean(vals)) if vals else None
+        category_means[name] = float(np.mean(vals)) if vals else None
     counts['classes_scored'] = int(scored.sum())
     return FrameMAPResult(
-        mAP=mean_ap, per_class=per_class, categories=categories, mode=mode,
+        mAP=mean_ap, per_class=per_class, categories=category_means, mode=mode,
         class_names={int(c): label_map[c] for c in class_ids.tolist()},
         num_gt={int(c): int(num_gt_arr[c]) for c in class_ids.tolist()}, counts=counts)
 
@@ -531,14 +538,18 @@ def _official_groundtruth_order(g_rows: np.ndarray, rank_row: np.ndarray, gt: AV
 def rows_from_predictions(keys: Sequence[Key], bboxes: Sequence[np.ndarray],
                           scores: Sequence[np.ndarray], class_ids: Optional[Sequence[int]] = None,
                           box_decimals: Optional[int] = None,
-                          score_decimals: Optional[int] = None) -> AVARows:
+                          score_decimals: Optional[int] = None,
+                          column_ids: Optional[Sequence[int]] = None) -> AVARows:
     """Detector outputs -> detection rows (what the results CSV holds), without I/O.
 
     Args:
         keys: per keyframe ``(video_id, timestamp)``.
         bboxes: per keyframe (M, 4) xyxy normalised boxes (clipped to [0, 1] here).
-        scores: per keyframe (M, C) scores in [0, 1]; column ``i`` is action id ``i + 1``.
+        scores: per keyframe (M, C) scores in [0, 1]; column ``i`` is action id
+            ``column_ids[i]`` (default ``i + 1``, AVA).
         class_ids: ids to emit (e.g. the label map's); default all C.
+        column_ids: the action id of each score column (ascending), e.g. the dataset's
+            ``action_ids``; default ``1..C``.
         box_decimals / score_decimals: round as the CSV writer does, so the metric scores
             exactly what it writes.
 
@@ -549,9 +560,17 @@ def rows_from_predictions(keys: Sequence[Key], bboxes: Sequence[np.ndarray],
     n_kf = len(keys)
     counts = np.array([len(b) for b in bboxes], np.int64)
     num_cols = max((np.asarray(s).shape[1] for s in scores if len(s)), default=80)
-    cols = (np.arange(num_cols) if class_ids is None else
-            np.asarray(sorted(class_ids), np.int64) - 1)
-    cols = cols[(cols >= 0) & (cols < num_cols)]
+    col_ids = (np.arange(1, num_cols + 1) if column_ids is None else
+               np.asarray(column_ids, np.int64))
+    if len(col_ids) != num_cols or (np.diff(col_ids) <= 0).any():
+        raise ValueError(f'column_ids must be {num_cols} ascending ids (one per score column); '
+                         f'got {len(col_ids)}')
+    if class_ids is None:
+        cols = np.arange(num_cols)
+    else:
+        wanted = np.asarray(sorted(class_ids), np.int64)
+        cols = np.searchsorted(col_ids, wanted)
+        cols = cols[(cols < num_cols) & (col_ids[np.minimum(cols, num_cols - 1)] == wanted)]
     all_boxes = (np.concatenate([np.asarray(b, np.float64).reshape(-1, 4) for b in bboxes])
                  if n_kf else np.zeros((0, 4)))
     all_scores = (np.concatenate([np.asarray(s, np.float64).reshape(-1, num_cols)
@@ -581,7 +600,7 @@ def rows_from_predictions(keys: Sequence[Key], bboxes: Sequence[np.ndarray],
     col = np.repeat(np.tile(cols, n_kf), block_len)
     key_index = np.repeat(np.arange(n_kf, dtype=np.int32), counts * nc)
     return AVARows(
-        keys=list(keys), key_index=key_index, boxes=all_boxes, labels=col + 1,
+        keys=list(keys), key_index=key_index, boxes=all_boxes, labels=col_ids[col],
         scores=all_scores.ravel()[box * num_cols + col], path=None,
         box_index=box.astype(np.int32))
 

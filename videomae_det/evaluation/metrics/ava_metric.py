@@ -6,8 +6,9 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
+from videomae_det.action_classes import ActionClasses
 from videomae_det.assets import AVA_LABEL_MAP
-from videomae_det.evaluation.functional import (MODES, AVAFormatError, AVARows,
+from videomae_det.evaluation.functional import (CATEGORIES, MODES, AVAFormatError, AVARows,
                                                 evaluate_frame_map,
                                                 read_exclusions, read_groundtruth,
                                                 read_label_map, rows_from_predictions,
@@ -29,7 +30,9 @@ class AVAMetric(BaseMetric):
 
     ``process`` keeps, per data sample (an ``ActionDataSample`` or its ``to_dict()``),
     ``movie``, ``timestamp``, ``pred_bboxes`` (M, 4) xyxy normalised to [0, 1] and
-    ``pred_scores`` (M, 80) in [0, 1] (column ``i`` = AVA id ``i + 1``). ``compute_metrics``
+    ``pred_scores`` (M, C) in [0, 1]. Column ``i`` is action id ``action_ids[i]`` of the
+    dataset's metainfo (``dataset_meta``, set by the runner; the model and the dataset share
+    the class set), or id ``i + 1`` without one (AVA). ``compute_metrics``
     turns them into result rows (only the label map's classes; boxes rounded to
     ``box_decimals``, scores to ``score_decimals``, exactly what the results CSV holds, so
     ``tools/eval_ava.py`` on ``out_file`` gives the same numbers), scores them against
@@ -37,6 +40,8 @@ class AVAMetric(BaseMetric):
 
         {'mAP': float in [0, 1], 'pose_mAP', 'person_object_mAP', 'person_person_mAP',
          'AP_<id>' for each class with ground truth}
+
+    (the three category means only when the label map's classes are AVA actions).
 
     The per-class table is logged. No file is written unless ``out_file`` is given (the
     predictions CSV, written atomically).
@@ -47,7 +52,8 @@ class AVAMetric(BaseMetric):
 
     Args:
         ann_file: ground-truth CSV (official AVA format).
-        label_map_file: pbtxt of the classes to score; default the official 60 classes.
+        label_map_file: pbtxt of the classes to score (a subset of the model's classes);
+            default the official 60 AVA classes.
         exclude_file: excluded-timestamps CSV, or None.
         mode: 'official' (ActivityNet script) or 'legacy' (mmaction2 1.x).
         out_file: where to write the predictions CSV, or None.
@@ -92,12 +98,27 @@ class AVAMetric(BaseMetric):
     def predictions_to_rows(self, results: List[tuple]) -> AVARows:
         """Gathered ``(movie, timestamp, boxes, scores)`` tuples -> result rows."""
         keys = [(movie, ts) for movie, ts, _, _ in results]
-        num_cols = max((s.shape[1] for _, _, _, s in results if s.size), default=80)
+        column_ids = self.column_ids()
+        num_cols = (len(column_ids) if column_ids is not None else
+                    max((s.shape[1] for _, _, _, s in results if s.size), default=80))
+        missing = sorted(set(self.label_map) - set(column_ids or range(1, num_cols + 1)))
+        if missing:
+            raise ValueError(
+                f'the label map {self.label_map_file} scores action id(s) {missing} that the '
+                f'model does not predict (its classes: {list(column_ids or [])[:12]}...); '
+                f'evaluate with a label map of the model\'s classes')
         return rows_from_predictions(
             keys, [b for _, _, b, _ in results],
             [s.reshape(len(b), num_cols) for _, _, b, s in results],
             class_ids=self.label_map, box_decimals=self.box_decimals,
-            score_decimals=self.score_decimals)
+            score_decimals=self.score_decimals, column_ids=column_ids)
+
+    def column_ids(self):
+        """The action id of each score column: the dataset's ``action_ids`` (None: id
+        ``i + 1`` for column ``i``, AVA)."""
+        meta = self.dataset_meta or {}
+        ids = meta.get('action_ids')
+        return [int(i) for i in ids] if ids else None
 
     def compute_metrics(self, results: List[tuple]) -> dict:
         rows = self.predictions_to_rows(results)
@@ -106,8 +127,9 @@ class AVAMetric(BaseMetric):
         if self._groundtruth is None:
             self._groundtruth = read_groundtruth(self.ann_file)
         excluded = read_exclusions(self.exclude_file) if self.exclude_file else ()
+        ava = ActionClasses(self.label_map).is_ava()
         result = evaluate_frame_map(self._groundtruth, rows, self.label_map, self.mode,
-                                    excluded)
+                                    excluded, categories=CATEGORIES if ava else None)
         MMLogger.get_current_instance().info('\n' + result.table())
         metrics = {'mAP': result.mAP}
         for name, value in result.categories.items():

@@ -12,6 +12,7 @@ import torch
 from mmengine.model import BaseModel
 from torch import Tensor
 
+from videomae_det.action_classes import ActionClasses, LabelMapSpec
 from videomae_det.registry import MODELS
 from videomae_det.structures import ActionDataSample, normalize_boxes
 
@@ -30,26 +31,37 @@ class AVADetector(BaseModel):
             (1 / its ``patch_size``; a stated value that disagrees is an error).
         data_preprocessor: config of ``ActionDataPreprocessor`` (normalise, pad, stack); its
             ``pad_size_divisor`` is derived from the backbone's patch size likewise.
+        label_map: the classes the head predicts: None (AVA's 80 actions), a label map file
+            or ``{id: name}``; the head's ``num_classes`` is derived from it
+            (``self.action_classes``; score column ``i`` is id ``action_classes.ids[i]``).
         init_cfg: mmengine init config (unused by the recipe).
 
     ``forward(inputs, data_samples, mode)``:
         inputs: float (B, 3, T, H, W) from the data preprocessor.
         ``mode='loss'``: dict of losses (``loss_action``) and logged numbers.
         ``mode='predict'``: the data samples with ``pred_bboxes`` (M, 4) normalised xyxy
-            and ``pred_scores`` (M, 80) = sigmoid(logit) × proposal score.
-        ``mode='tensor'``: logits (K, 80) for the concatenated boxes of the batch.
+            and ``pred_scores`` (M, C) = sigmoid(logit) × proposal score.
+        ``mode='tensor'``: logits (K, C) for the concatenated boxes of the batch.
     """
 
     def __init__(self,
                  backbone: dict,
                  roi_head: dict,
                  data_preprocessor: Optional[dict] = None,
+                 label_map: LabelMapSpec = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.action_classes = ActionClasses.resolve(label_map)
         self.backbone = MODELS.build(backbone)
         patch = int(self.backbone.patch_size)
         roi_head = dict(roi_head)
         roi_head.setdefault('in_channels', self.backbone.embed_dim)
+        width = roi_head.setdefault('num_classes', len(self.action_classes))
+        if width != len(self.action_classes):
+            raise ValueError(
+                f'model.roi_head.num_classes={width} disagrees with the label map '
+                f'({self.action_classes.source}: {len(self.action_classes)} classes). Leave it '
+                f'out: it is derived from model.label_map.')
         scale = roi_head.setdefault('spatial_scale', 1 / patch)
         if abs(float(scale) * patch - 1) > 1e-6:
             raise ValueError(
@@ -107,7 +119,7 @@ class AVADetector(BaseModel):
         return self.roi_head.loss(logits, gt_labels)
 
     def predict(self, inputs: Tensor, data_samples: SampleList) -> SampleList:
-        """Sets ``pred_bboxes`` (M, 4 normalised xyxy) and ``pred_scores`` (M, 80) per sample."""
+        """Sets ``pred_bboxes`` (M, 4 normalised xyxy) and ``pred_scores`` (M, C) per sample."""
         logits = self._logits(inputs, data_samples)
         scores = logits.float().sigmoid().cpu()
         start = 0

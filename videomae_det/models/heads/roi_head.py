@@ -1,4 +1,4 @@
-"""RoI action head of VideoMAE detection: one person box -> 80 action logits.
+"""RoI action head of VideoMAE detection: one person box -> one logit per action class.
 
 The recipe of the VideoMAE paper (arXiv:2203.12602, section 4.4) and its reference code:
 the backbone's feature map is averaged over time, each person box is RoI-aligned to a 7×7
@@ -22,7 +22,8 @@ class AVARoIHead(BaseModule):
 
     Args:
         in_channels: D, the channel count of the backbone's feature map.
-        num_classes: output columns; column ``i`` is AVA action id ``i + 1`` (80 for AVA).
+        num_classes: output columns, one per class of the label map (``AVADetector``
+            derives it; column ``i`` is the ``i``-th smallest id, AVA: id ``i + 1``).
         roi_size: RoIAlign output grid (7 -> 7×7 bins).
         spatial_scale: feature cells per input pixel, 1 / the backbone's patch size.
             ``AVADetector`` derives it from its backbone; a head built on its own needs it.
