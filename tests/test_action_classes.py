@@ -4,7 +4,7 @@ import pytest
 
 from videomae_det.action_classes import AVA_ACTION_NAMES, ActionClasses
 from videomae_det.assets import AVA_LABEL_MAP
-from videomae_det.datasets.ava_format import write_label_map
+from videomae_det.formats import write_label_map
 
 
 def test_ava_is_the_default_and_keeps_column_i_as_id_i_plus_1():

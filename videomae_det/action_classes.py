@@ -85,7 +85,7 @@ class ActionClasses:
     @classmethod
     def from_file(cls, path: PathLike) -> 'ActionClasses':
         """The classes of a label map file (pbtxt, see ``read_label_map``)."""
-        from videomae_det.evaluation.functional.ava_io import read_label_map
+        from videomae_det.formats import read_label_map
         return cls(read_label_map(path), source=os.fspath(path))
 
     @classmethod

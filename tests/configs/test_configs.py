@@ -118,7 +118,7 @@ def test_mini_model_runs_on_a_clip():
 def test_custom_class_config_follows_its_label_map(tmp_path):
     # configs/custom: one label map decides model, datasets and metric; the head is as
     # wide as the map, whatever its ids
-    from videomae_det.datasets.ava_format import write_label_map
+    from videomae_det.formats import write_label_map
     from videomae_det.datasets.mini_ava import label_map
     cfg = load_config(str(CONFIGS / 'custom' / 'vit_tiny_custom5.py'))
     path = cfg.model.label_map

@@ -30,7 +30,7 @@ from torch import nn
 from videomae_det.action_classes import ActionClasses
 from videomae_det.apis.video_stream import Keyframe, VideoStream, keyframe_schedule
 from videomae_det.assets import AVA_LABEL_MAP
-from videomae_det.datasets.ava_format import read_label_map
+from videomae_det.formats import read_label_map
 from videomae_det.datasets.video_io import VideoDecodeError
 from videomae_det.models.checkpoint import safe_torch_load
 from videomae_det.registry import MODELS

@@ -200,7 +200,7 @@ def check_class_sets(cfg: Config, loaders: Iterable[str]) -> None:
     :func:`check_data_paths`, which runs first).
     """
     from videomae_det.action_classes import ActionClasses
-    from videomae_det.evaluation.functional import AVAFormatError
+    from videomae_det.formats import AVAFormatError
 
     def classes(spec, key):
         try:
