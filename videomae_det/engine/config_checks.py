@@ -250,7 +250,14 @@ def check_data_paths(cfg: Config, loaders: Iterable[str]) -> None:
 
 
 def check_pretrained(cfg: Config) -> None:
-    """The VideoMAE checkpoint the backbone starts from (``model.backbone.pretrained``)."""
+    """The VideoMAE checkpoint the backbone starts from (``model.backbone.pretrained``) and
+    the detector a class-set warm start copies (``model.warm_start``)."""
+    warm = cfg.model.get('warm_start')
+    warm_path = warm.get('checkpoint') if isinstance(warm, dict) else warm
+    if isinstance(warm_path, str) and not osp.isfile(warm_path):
+        raise DataNotFoundError(
+            f'detector checkpoint to warm-start from not found: {warm_path}   '
+            '(model.warm_start)')
     path = cfg.model.get('backbone', {}).get('pretrained')
     if path and not osp.isfile(path):
         raise DataNotFoundError(

@@ -34,6 +34,12 @@ class AVADetector(BaseModel):
         label_map: the classes the head predicts: None (AVA's 80 actions), a label map file
             or ``{id: name}``; the head's ``num_classes`` is derived from it
             (``self.action_classes``; score column ``i`` is id ``action_classes.ids[i]``).
+        warm_start: a detector checkpoint trained on another class set to start from (path,
+            or ``dict(checkpoint=path, match='id' | 'name')``): ``init_weights`` copies all of
+            it but the classifier, whose rows are copied for the classes both sets share (by
+            id, or by name) and kept fresh for the others; the log lists which
+            (:mod:`videomae_det.models.detectors.warm_start`). ``load_from`` instead needs
+            the same classes.
         init_cfg: mmengine init config (unused by the recipe).
 
     ``forward(inputs, data_samples, mode)``:
@@ -49,9 +55,21 @@ class AVADetector(BaseModel):
                  roi_head: dict,
                  data_preprocessor: Optional[dict] = None,
                  label_map: LabelMapSpec = None,
+                 warm_start: Union[None, str, dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.action_classes = ActionClasses.resolve(label_map)
+        if isinstance(warm_start, str):
+            warm_start = dict(checkpoint=warm_start)
+        if warm_start is not None:
+            unknown = set(warm_start) - {'checkpoint', 'match'}
+            if unknown or not warm_start.get('checkpoint'):
+                raise ValueError(f"model.warm_start must be a path or dict(checkpoint=..., "
+                                 f"match='id'|'name'); got {warm_start!r}")
+            if warm_start.get('match', 'id') not in ('id', 'name'):
+                raise ValueError(f"model.warm_start.match must be 'id' or 'name', got "
+                                 f"{warm_start['match']!r}")
+        self.warm_start = warm_start
         self.backbone = MODELS.build(backbone)
         patch = int(self.backbone.patch_size)
         roi_head = dict(roi_head)
@@ -70,6 +88,13 @@ class AVADetector(BaseModel):
         self.roi_head = MODELS.build(roi_head)
         if hasattr(self.data_preprocessor, 'fit_to_patch'):
             self.data_preprocessor.fit_to_patch(patch)
+
+    def init_weights(self) -> None:
+        """Backbone ``pretrained`` weights, then (if given) the ``warm_start`` detector."""
+        super().init_weights()
+        if self.warm_start is not None:
+            from videomae_det.models.detectors.warm_start import warm_start
+            warm_start(self, self.warm_start['checkpoint'], self.warm_start.get('match', 'id'))
 
     def extract_feat(self, inputs: Tensor) -> Tensor:
         """Clips (B, 3, T, H, W), normalised -> feature map (B, D, T/tubelet, H/patch, W/patch)."""
