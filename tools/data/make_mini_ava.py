@@ -46,8 +46,9 @@ def main(argv=None):
     except FileExistsError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
-    print(f'mini-AVA ({args.size}, seed {args.seed}, classes {args.classes}) written to {args.out_dir} in '
-          f'{time.time() - start:.1f} s: {json.dumps(info["counts"])}')
+    print(f'mini-AVA ({args.size}, seed {args.seed}) written to {args.out_dir} in '
+          f'{time.time() - start:.1f} s: {json.dumps(info["counts"])}; classes: '
+          f'{args.classes} ({len(info["classes"])})')
     return 0
 
 

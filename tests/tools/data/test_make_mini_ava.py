@@ -6,9 +6,13 @@ def test_cli(load_tool, tmp_path, capsys):
     out = tmp_path / 'mini'
     assert tool.main([str(out), '--size', 'tiny', '--seed', '1', '--workers', '1']) == 0
     assert (out / 'annotations/ava_val_v2.2_min.json').is_file()
-    assert 'mini-AVA (tiny, seed 1)' in capsys.readouterr().out
-    # re-generating over an earlier mini-AVA is allowed
-    assert tool.main([str(out), '--size', 'tiny', '--seed', '2', '--workers', '1']) == 0
+    printed = capsys.readouterr().out
+    assert 'mini-AVA (tiny, seed 1)' in printed and 'classes: ava (12)' in printed
+    # re-generating over an earlier mini-AVA is allowed, here with a class set of its own
+    assert tool.main([str(out), '--size', 'tiny', '--seed', '2', '--workers', '1',
+                      '--classes', 'custom5']) == 0
+    assert 'classes: custom5 (5)' in capsys.readouterr().out
+    assert 'stroll' in (out / 'annotations/mini_ava_action_list.pbtxt').read_text()
     foreign = tmp_path / 'foreign'
     foreign.mkdir()
     (foreign / 'keep.txt').write_text('x')
