@@ -130,8 +130,8 @@ def test_same_scores_as_the_validation_dataset(model, mini_ava, mini_ava_movie):
     ds_cfg = dict(model.cfg.val_dataloader.dataset)
     ds_cfg.update(data_root=str(mini_ava), ann_file='annotations/ava_val_v2.2_min.json',
                   proposal_file='boxes/ava_val_det_person_bbox.json', det_score_thr=0.8,
-                  layout='videos', video_dir=str(mini_ava_movie['path'].parent),
-                  video_start_sec=mini_ava_movie['first_sec'])
+                  layout=dict(type='videos', dir=str(mini_ava_movie['path'].parent),
+                              start_sec=mini_ava_movie['first_sec']))
     dataset = DATASETS.build(ds_cfg)
     expected = {}
     for i in range(len(dataset)):
