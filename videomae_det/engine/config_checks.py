@@ -20,7 +20,7 @@ DATA_HELP = (
     "--cfg-options, following README.md, section 'Data':\n"
     '  - AVA v2.2: data/ava/{clips,annotations,boxes} from the official downloads with\n'
     '    tools/data/ava/cut_clips.py (1-second clips), csv_to_min_json.py (annotations),\n'
-    '    dets_to_json.py (person boxes), then tools/data/ava/check_data.py\n'
+    '    dets_to_json.py (person boxes), then python tools/check_data.py CONFIG\n'
     '  - mini-AVA (synthetic, minutes on a CPU): python tools/data/make_mini_ava.py data/mini_ava')
 
 
