@@ -34,7 +34,7 @@ from videomae_det.apis.sources import LatestFrames, describe_source, open_source
 from videomae_det.apis.video_stream import (ClipScheduler, Keyframe, VideoStream,
                                             keyframe_schedule)
 from videomae_det.assets import AVA_LABEL_MAP
-from videomae_det.datasets.ava_format import read_label_map
+from videomae_det.formats import read_label_map
 from videomae_det.datasets.video_io import VideoDecodeError
 from videomae_det.models.checkpoint import safe_torch_load
 from videomae_det.registry import MODELS
