@@ -20,8 +20,8 @@ from videomae_det.engine.config_checks import (ConfigError, DataNotFoundError, c
                                                load_config)
 from videomae_det.engine.distributed import init_cpu_process_group, shutdown_process_group
 from videomae_det.engine.runner import DetectorRunner
+from videomae_det.formats import read_label_map
 from videomae_det.models.weights import UnsafeCheckpointError, WeightsMismatchError
-from videomae_det.evaluation.functional import read_label_map
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
