@@ -25,6 +25,8 @@ import importlib.util
 import math
 import sys
 import types
+from functools import partial
+from unittest import mock
 from pathlib import Path
 
 import numpy as np
@@ -163,6 +165,7 @@ def mmaction2():
     # the stubs stay while the module's tests run: the extractor imports mmcv.ops when built
     saved = {name: sys.modules.get(name) for name in stubs}
     sys.modules.update(stubs)
+    from mmaction.registry import MODELS as mm_models
     try:
         modules = {}
         for name, rel in (('vit', 'backbones/vit_mae.py'),
@@ -170,7 +173,11 @@ def mmaction2():
                           ('bbox_head', 'roi_heads/bbox_heads/bbox_head.py')):
             spec = importlib.util.spec_from_file_location(f'_mmaction2_{name}', MMACTION / rel)
             module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
+            # another test (benchmarks/backbone_speed.py's loader) may have registered the
+            # same classes in mmaction's registry already; let this copy register too
+            with mock.patch.object(mm_models, '_register_module',
+                                   partial(_forced, mm_models._register_module)):
+                spec.loader.exec_module(module)
             modules[name] = module
         yield modules
     finally:
@@ -179,6 +186,10 @@ def mmaction2():
                 sys.modules.pop(name, None)
             else:
                 sys.modules[name] = old
+
+
+def _forced(register, module, module_name=None, force=False):
+    return register(module, module_name, force=True)
 
 
 class MMAction2Detector(torch.nn.Module):
