@@ -742,6 +742,35 @@ def rows_from_text(text: str, path: Optional[str] = None) -> AVARows:
     return _join([chunk], keys, path)
 
 
+def format_result_csv(keyframes: Sequence[Tuple[str, float, np.ndarray, np.ndarray]],
+                      action_ids, box_decimals: int = 4, score_decimals: int = 6,
+                      column_ids: Optional[Sequence[int]] = None) -> str:
+    """Inference results -> result CSV text ``video_id,timestamp,x1,y1,x2,y2,action_id,score``.
+
+    ``keyframes``: ``(video_id, timestamp in seconds, boxes (M, 4) xyxy normalised, scores
+    (M, C))`` with score column ``j`` holding action id ``column_ids[j]`` (default
+    ``j + 1``, AVA); one row per (box, action id of ``action_ids`` that has a column),
+    whatever the score (evaluation needs the low ones too).
+    Timestamps are written as integers when every keyframe falls on a whole second (AVA
+    style), otherwise with 3 decimals (other videos, other keyframe rates).
+    """
+    ids = sorted(set(int(a) for a in action_ids))
+    if column_ids is not None:
+        column = {int(a): j for j, a in enumerate(column_ids)}
+        wanted = [(a, column[a]) for a in ids if a in column]
+    else:
+        wanted = [(a, a - 1) for a in ids]
+    whole = all(abs(float(t) - round(float(t))) < 1e-6 for _, t, _, _ in keyframes)
+    lines: List[str] = []
+    for video_id, t, boxes, scores in keyframes:
+        ts = str(int(round(float(t)))) if whole else f'{float(t):.3f}'
+        for box, row in zip(boxes, scores):
+            coords = ','.join(f'{float(v):.{box_decimals}f}' for v in box)
+            for a, j in wanted:
+                lines.append(f'{video_id},{ts},{coords},{a},{float(row[j]):.{score_decimals}f}')
+    return ''.join(line + '\n' for line in lines)
+
+
 # ---------------------------------------------------------------------------------------
 # Ground truth as records (the tools that build ``*_min.json`` and the mini-AVA generator).
 # ---------------------------------------------------------------------------------------

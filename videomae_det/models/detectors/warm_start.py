@@ -59,19 +59,19 @@ def match_rows(target: ActionClasses, source: ActionClasses,
 
 def warm_start(model: nn.Module, path: str, match: str = 'id') -> dict:
     """Load the detector checkpoint ``path`` into ``model`` (an ``AVADetector``) across class
-    sets (module doc). Returns ``{'copied': [(target id, source id)], 'fresh': [ids],
+    sets (module doc). Any detector checkpoint the weights loader knows works: ours, and the
+    released VideoMAE-Action-Detection / mmaction2 AVA detectors (mmaction2's background row
+    is skipped). Returns ``{'copied': [(target id, source id)], 'fresh': [ids],
     'message': str}``.
 
     Raises ValueError naming the file when the checkpoint is not a detector of the same
     architecture, or its head rows cannot be told apart. ``message`` in the result is
     what was logged.
     """
-    from videomae_det.models.checkpoint import safe_torch_load
-    ckpt = safe_torch_load(path)
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, Mapping) else None
-    if not isinstance(state, Mapping):
-        raise ValueError(f'{path}: expected a detector checkpoint (a state dict)')
-    state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
+    from videomae_det.models.weights import (convert_detector_checkpoint, load_checked,
+                                             read_checkpoint)
+    raw = read_checkpoint(path)
+    state, _, source_name = convert_detector_checkpoint(raw)
     if not all(k in state for k in HEAD_KEYS):
         raise ValueError(f'{path}: not a detector checkpoint (no {HEAD_KEYS[0]}); a VideoMAE '
                          f'backbone checkpoint goes to model.backbone.pretrained instead')
@@ -90,12 +90,15 @@ def warm_start(model: nn.Module, path: str, match: str = 'id') -> dict:
             f'classes may differ): {len(missing)} missing keys {missing[:4]}, '
             f'{len(unexpected)} unexpected {unexpected[:4]}, {len(mismatched)} of another '
             f'shape {mismatched[:4]}')
+    # mmaction2 heads keep a background row 0 before the classes
+    src_skip = 1 if source_name == 'mmaction2' else 0
+    dst_skip = int(getattr(model.roi_head, 'background_class', False))
     target: ActionClasses = model.action_classes
-    source = source_classes(ckpt, head_w.shape[0], str(path))
+    source = source_classes({'meta': raw.meta}, head_w.shape[0] - src_skip, str(path))
     pairs = match_rows(target, source, match)
 
     body = {k: v for k, v in state.items() if k not in HEAD_KEYS}
-    model.load_state_dict(body, strict=False)
+    load_checked(model, body, str(path), source_name, strict=False)  # all but the head
     fc = model.roi_head.fc_cls
     copied, fresh = [], []
     with torch.no_grad():
@@ -104,8 +107,8 @@ def warm_start(model: nn.Module, path: str, match: str = 'id') -> dict:
             if row is None:
                 fresh.append(tid)
                 continue
-            fc.weight[col].copy_(head_w[row].to(fc.weight))
-            fc.bias[col].copy_(head_b[row].to(fc.bias))
+            fc.weight[col + dst_skip].copy_(head_w[row + src_skip].to(fc.weight))
+            fc.bias[col + dst_skip].copy_(head_b[row + src_skip].to(fc.bias))
             copied.append((tid, source.ids[row]))
     lines = [f'warm start from {path} (classes: {source.source}, matched by {match}): '
              f'{len(copied)} of {len(target)} head rows copied, {len(fresh)} initialised fresh']
