@@ -7,8 +7,10 @@ scores multiply the action scores (as detector scores do at AVA validation).
 
 - :class:`HOGPersonDetector`: OpenCV's HOG + linear SVM people detector; needs no weights
   download, misses small, sitting or occluded people.
-- :class:`FasterRCNNPersonDetector`: torchvision's Faster R-CNN (ResNet-50 FPN, COCO
-  classes) from a weights file the user has.
+- :class:`TorchvisionPersonDetector`: any torchvision COCO detection model (Faster R-CNN,
+  RetinaNet, FCOS, SSD) from a weights file the user has (:class:`FasterRCNNPersonDetector`
+  is its ResNet-50 FPN Faster R-CNN).
+- :class:`ONNXPersonDetector`: a detector exported to ONNX, run with onnxruntime.
 - :class:`BoxesFilePersonDetector`: boxes the user already has (AVA CSV, our ``*_min.json``
   or a COCO results list), looked up by video id and timestamp.
 """
@@ -116,31 +118,43 @@ class HOGPersonDetector:
         return hog_postprocess(rects, margins, scale, (h, w), self.score_thr, self.nms_iou)
 
 
-class FasterRCNNPersonDetector:
-    """torchvision's ``fasterrcnn_resnet50_fpn`` (91 COCO classes; person = label 1).
+class TorchvisionPersonDetector:
+    """Any torchvision detection model trained on COCO (91 classes; person = label 1), e.g.
+    ``fasterrcnn_resnet50_fpn``, ``fasterrcnn_resnet50_fpn_v2``, ``retinanet_resnet50_fpn``,
+    ``fcos_resnet50_fpn``, ``ssdlite320_mobilenet_v3_large``, with weights the user has.
 
     Args:
         weights: a state dict file of that model (e.g. torchvision's
             ``fasterrcnn_resnet50_fpn_coco-258fb6c6.pth``), loaded with
-            ``weights_only=True``; a dict holding it under ``model`` or ``state_dict`` works.
+            ``weights_only=True`` (no pickled code runs); a dict holding it under ``model``
+            or ``state_dict`` works. Keys must fit the model exactly.
+        arch: the torchvision model name (``torchvision.models.get_model``).
         score_thr: minimum person score (0.8 is AVA's validation threshold).
         device: where the detector runs.
-        min_size: shorter side the model resizes frames to (800 as trained; smaller is
-            faster and misses small people).
+        min_size: shorter side the model resizes frames to (None: the model's own, 800 for
+            the R-CNNs; smaller is faster and misses small people).
     """
 
     PERSON_LABEL = 1
 
-    def __init__(self, weights: PathLike, score_thr: float = 0.8, device='cpu',
-                 min_size: int = 800):
-        from torchvision.models.detection import fasterrcnn_resnet50_fpn
+    def __init__(self, weights: PathLike, arch: str = 'fasterrcnn_resnet50_fpn',
+                 score_thr: float = 0.8, device='cpu', min_size: Optional[int] = None):
+        import torchvision
         self.score_thr = score_thr
         self.device = torch.device(device)
-        model = fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91,
-                                        min_size=min_size, box_score_thresh=min(score_thr, 0.05))
+        try:
+            model = torchvision.models.get_model(arch, weights=None, weights_backbone=None,
+                                                 num_classes=91)
+        except (ValueError, KeyError) as e:
+            raise ValueError(f'unknown torchvision detection model {arch!r} ({e})') from None
+        # keep low-scoring boxes: the threshold is applied here, per person
+        for owner in (model, getattr(model, 'roi_heads', None)):
+            if owner is not None and hasattr(owner, 'score_thresh'):
+                owner.score_thresh = min(score_thr, 0.05)
+        if min_size is not None and hasattr(model, 'transform'):
+            model.transform.min_size = (int(min_size),)
         raw = read_checkpoint(weights)  # weights_only: no pickled code runs
-        load_checked(model, raw.state_dict, str(weights), 'torchvision fasterrcnn_resnet50_fpn',
-                     strict=True)
+        load_checked(model, raw.state_dict, str(weights), f'torchvision {arch}', strict=True)
         self.model = model.eval().to(self.device)
 
     @torch.no_grad()
@@ -149,6 +163,78 @@ class FasterRCNNPersonDetector:
         out = self.model([image])[0]
         keep = (out['labels'] == self.PERSON_LABEL) & (out['scores'] >= self.score_thr)
         return _sorted(out['boxes'][keep].cpu().numpy(), out['scores'][keep].cpu().numpy())
+
+
+class FasterRCNNPersonDetector(TorchvisionPersonDetector):
+    """torchvision's ``fasterrcnn_resnet50_fpn`` (:class:`TorchvisionPersonDetector`)."""
+
+    def __init__(self, weights: PathLike, score_thr: float = 0.8, device='cpu',
+                 min_size: int = 800):
+        super().__init__(weights, 'fasterrcnn_resnet50_fpn', score_thr, device, min_size)
+
+
+class ONNXPersonDetector:
+    """A person detector exported to ONNX, run with onnxruntime.
+
+    The graph takes one float32 image, RGB scaled to [0, 1], ``(3, H, W)`` or
+    ``(1, 3, H, W)`` at the frame's own size (as torchvision's detection models export), and
+    returns ``boxes`` (N, 4) xyxy in pixels of that image, ``labels`` (N,) and ``scores``
+    (N,) — matched by output name when the names say so, else in that order; a graph with
+    two outputs (boxes, scores) detects people only.
+
+    Args:
+        path: the ``.onnx`` file.
+        score_thr: minimum person score.
+        person_label: the label of a person among ``labels`` (1 in COCO-trained models).
+    """
+
+    def __init__(self, path: PathLike, score_thr: float = 0.8, person_label: int = 1):
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ImportError('the onnx person detector needs onnxruntime '
+                              '(pip install onnxruntime)') from None
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f'ONNX person detector not found: {path}')
+        try:
+            self.session = ort.InferenceSession(os.fspath(path),
+                                                providers=['CPUExecutionProvider'])
+        except Exception as e:  # onnxruntime raises its own exception types
+            raise ValueError(f'{path}: not a loadable ONNX model ({e})') from None
+        inputs = self.session.get_inputs()
+        outputs = [o.name for o in self.session.get_outputs()]
+        if len(inputs) != 1 or len(outputs) not in (2, 3):
+            raise ValueError(f'{path}: expected 1 image input and outputs (boxes, labels, '
+                             f'scores) or (boxes, scores); got {len(inputs)} inputs, outputs '
+                             f'{outputs}')
+        self.input_name = inputs[0].name
+        self.batched = len(inputs[0].shape) == 4
+        named = {k: next((o for o in outputs if k in o.lower()), None)
+                 for k in ('boxes', 'labels', 'scores')}
+        if len(outputs) == 3 and all(named.values()):
+            self.order = [named['boxes'], named['labels'], named['scores']]
+        elif len(outputs) == 3:
+            self.order = outputs
+        else:
+            self.order = [outputs[0], None, outputs[1]]
+        self.path, self.score_thr, self.person_label = path, score_thr, person_label
+
+    def __call__(self, frame: np.ndarray, video_id: str = '', timestamp: float = 0.) -> Detections:
+        image = np.ascontiguousarray(frame.transpose(2, 0, 1), np.float32) / 255
+        if self.batched:
+            image = image[None]
+        wanted = [o for o in self.order if o is not None]
+        got = dict(zip(wanted, self.session.run(wanted, {self.input_name: image})))
+        boxes = np.asarray(got[self.order[0]], np.float32).reshape(-1, 4)
+        scores = np.asarray(got[self.order[2]], np.float32).reshape(-1)
+        if len(boxes) != len(scores):
+            raise ValueError(f'{self.path}: {len(boxes)} boxes but {len(scores)} scores')
+        keep = scores >= self.score_thr
+        if self.order[1] is not None:
+            labels = np.asarray(got[self.order[1]]).reshape(-1)
+            keep &= labels == self.person_label
+        h, w = frame.shape[:2]
+        return _sorted(clip_boxes(boxes[keep], (h, w)), scores[keep])
 
 
 def _time_key(timestamp: float) -> int:
@@ -308,14 +394,21 @@ class BoxesFilePersonDetector:
 def build_person_detector(kind: str, boxes: Optional[PathLike] = None,
                           boxes_images: Optional[PathLike] = None,
                           weights: Optional[PathLike] = None, score_thr: Optional[float] = None,
-                          device='cpu'):
-    """The detector ``kind`` (``hog``, ``fasterrcnn`` or ``file``) with its inputs.
+                          device='cpu', arch: str = 'fasterrcnn_resnet50_fpn'):
+    """The detector ``kind`` (``hog``, ``fasterrcnn``, ``torchvision`` (model ``arch``),
+    ``onnx`` (``weights`` = the .onnx file) or ``file``) with its inputs.
 
     ``score_thr`` None keeps each detector's default.
     """
     kw = {} if score_thr is None else dict(score_thr=score_thr)
     if kind == 'hog':
         return HOGPersonDetector(**kw)
+    if kind in ('torchvision', 'onnx') and weights is None:
+        raise ValueError(f'the {kind} detector needs its weights/model file')
+    if kind == 'torchvision':
+        return TorchvisionPersonDetector(weights, arch, device=device, **kw)
+    if kind == 'onnx':
+        return ONNXPersonDetector(weights, **kw)
     if kind == 'fasterrcnn':
         if weights is None:
             raise ValueError('the fasterrcnn detector needs its weights file '
@@ -326,4 +419,5 @@ def build_person_detector(kind: str, boxes: Optional[PathLike] = None,
         if boxes is None:
             raise ValueError('the file detector needs a boxes file (--boxes)')
         return BoxesFilePersonDetector(boxes, images_file=boxes_images, **kw)
-    raise ValueError(f'unknown person detector {kind!r}; choose hog, fasterrcnn or file')
+    raise ValueError(f'unknown person detector {kind!r}; choose hog, fasterrcnn, torchvision, '
+                     f'onnx or file')

@@ -2,8 +2,9 @@
 from .frame_map import (CATEGORIES, MODES, TOP_K, FrameMAPResult, average_precision,
                         evaluate_frame_map, greedy_match, pairwise_iou_yx,
                         rows_from_predictions)
+from .person_recall import box_iou_xyxy, person_recall
 
 __all__ = [
     'CATEGORIES', 'FrameMAPResult', 'MODES', 'TOP_K', 'average_precision', 'evaluate_frame_map',
-    'greedy_match', 'pairwise_iou_yx', 'rows_from_predictions'
+    'greedy_match', 'pairwise_iou_yx', 'rows_from_predictions', 'box_iou_xyxy', 'person_recall'
 ]
