@@ -227,7 +227,8 @@ def test_bad_boxes_duplicate_ids_and_missing_root(tmp_path, clips_root):
     data = _min_json(tmp_path / 'ann.json', [902])
     data['annotations'][0]['bbox'] = [1, 2, 3]
     (tmp_path / 'ann.json').write_text(json.dumps(data))
-    with pytest.raises(AVAFormatError, match=r'annotation #0 \(id 1\): bbox must be 4 finite numbers'):
+    with pytest.raises(AVAFormatError,
+                       match=r'annotation #0 \(id 1\): bbox must be 4 finite numbers'):
         AVAVideoDataset(str(tmp_path / 'ann.json'), data_root=str(clips_root))
     data = _min_json(tmp_path / 'ann.json', [902])
     data['images'].append(dict(data['images'][0]))
