@@ -54,7 +54,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--json', help='JSON results to write')
     p.add_argument('--detector', choices=('hog', 'fasterrcnn', 'file'), default='hog',
                    help='where person boxes come from (default: OpenCV HOG, no download)')
-    p.add_argument('--boxes', help='boxes file for --detector file (AVA CSV or JSON)')
+    p.add_argument('--boxes', help='boxes file for --detector file (AVA CSV, JSON or '
+                   'mmaction2 proposals .pkl)')
     p.add_argument('--boxes-images',
                    help='*_min.json resolving the image ids of a COCO results --boxes file')
     p.add_argument('--detector-weights', help='fasterrcnn_resnet50_fpn weights for --detector '
