@@ -61,6 +61,7 @@ def test_mmaction2_conventions():
     assert m.data_preprocessor.crop_to_divisor
     dataset = cfg.test_dataloader.dataset
     assert cfg.test_dataloader.batch_size == 1 and dataset.det_score_thr == 0.9
+    assert dataset.det_keep_best and dataset.proposal_file.endswith('.FAIR.recall_93.9.pkl')
     assert dataset.layout['type'] == 'frames' and dataset.layout['fps'] == 30
     assert dataset.layout['start_sec'] == pytest.approx(900 - 1 / 30)
     assert dataset.sample_fps == 30
