@@ -50,6 +50,7 @@ def test_vad_conventions():
     assert [s['type'].__name__ for s in pipeline] == ['Resize', 'PackActionInputs']
     assert pipeline[0]['rounding'] == 'floor' and pipeline[0]['scale'] == 256
     assert cfg.test_dataloader.dataset.det_score_thr == 0.8
+    assert cfg.test_dataloader.dataset.sample_offset == 0.04
 
 
 def test_mmaction2_conventions():

@@ -82,6 +82,15 @@ def test_clips_layout_decodes_the_right_frames(clips_root, timestamp):
     assert [_decode(f) for f in frames] == expected.tolist()
 
 
+def test_sample_offset_takes_the_frame_after_as_vad_does(clips_root):
+    ds = AVAVideoDataset('annotations/train_min.json', data_root=str(clips_root), clip_len=8,
+                         frame_interval=4, sample_offset=0.04)
+    info = next(ds.get_data_info(i) for i in range(len(ds))
+                if ds.get_data_info(i)['timestamp'] == 902)
+    expected = (902 - 900) * 25 + (np.arange(8) - 4) * 4 + 1
+    assert [_decode(f) for f in ds.load_frames(info)] == expected.tolist()
+
+
 def test_frames_layout_mmaction_convention(tmp_path):
     """30 fps JPEG folders: keyframe t is img_{(t − 900)·30 + 1}; neighbours are the nearest
     30 fps frames to the 25 fps sampling times; folder ends repeat."""

@@ -73,6 +73,8 @@ class AVAVideoDataset(BaseDataset):
         pipeline: transforms (dicts or callables).
         test_mode: mmengine test mode (no re-fetching of failed samples).
         clip_len, frame_interval: T frames, ``frame_interval`` apart at ``sample_fps``.
+        sample_offset: seconds added to every sampled time (0: frame ``clip_len // 2`` on
+            the keyframe; VideoMAE-Action-Detection's clips sit 1/25 s later, +0.04).
         layout: storage layout dict, e.g. ``dict(type='frames', dir='frames', fps=30,
             start_sec=900, template='{movie}/{movie}_{index:06d}.jpg')``, or just its type
             (:mod:`videomae_det.datasets.layouts`; default ``dict(type='clips',
@@ -96,11 +98,13 @@ class AVAVideoDataset(BaseDataset):
                  clip_len: int = 16,
                  frame_interval: int = 4,
                  sample_fps: float = 25.0,
+                 sample_offset: float = 0.0,
                  layout: Union[str, dict] = 'clips',
                  skip_missing: bool = False,
                  num_threads: int = 1,
                  **kwargs):
         self.clip_len, self.frame_interval, self.sample_fps = clip_len, frame_interval, sample_fps
+        self.sample_offset = float(sample_offset)
         self.det_score_thr = det_score_thr
         self.det_keep_best = det_keep_best
         self.skip_missing = skip_missing
@@ -218,7 +222,7 @@ class AVAVideoDataset(BaseDataset):
     # ------------------------------------------------------------------ frames
     def _times(self, info: dict) -> np.ndarray:
         return sampling_times(info['timestamp'], self.clip_len, self.frame_interval,
-                              self.sample_fps)
+                              self.sample_fps) + self.sample_offset
 
     def load_frames(self, info: dict) -> np.ndarray:
         """uint8 (clip_len, H, W, 3) RGB frames of the clip around ``info``'s keyframe.
