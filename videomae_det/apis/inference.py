@@ -36,8 +36,9 @@ from videomae_det.apis.video_stream import (ClipScheduler, Keyframe, VideoStream
 from videomae_det.assets import AVA_LABEL_MAP
 from videomae_det.formats import read_label_map
 from videomae_det.datasets.video_io import VideoDecodeError
-from videomae_det.models.weights import (ConfigTextError, load_detector, parse_config_text,
-                                         read_checkpoint)
+from videomae_det.models.weights import (DETECTOR_SOURCES, ConfigTextError, detect_source,
+                                         load_detector, parse_config_text, read_checkpoint,
+                                         released_detector_config)
 from videomae_det.registry import MODELS
 
 PathLike = Union[str, os.PathLike]
@@ -100,6 +101,12 @@ def config_of_checkpoint(checkpoint: PathLike) -> Config:
     ``dict(...)``) is refused, and the user is asked to pass the config file instead.
     """
     raw = read_checkpoint(checkpoint)
+    source = detect_source(raw.state_dict, raw.container)
+    if source in DETECTOR_SOURCES:
+        # a released file: any config it keeps is its own toolkit's, not ours
+        name = released_detector_config(source, raw.state_dict)
+        raise ValueError(f'{checkpoint}: a released {source} file; pass its config, '
+                         f'configs/ava/zoo/{name or "<see Model zoo>"}.py')
     text = raw.meta.get('cfg')
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f'no config given and {checkpoint} keeps none in meta["cfg"]; '
