@@ -8,12 +8,12 @@ from videomae_det.models import AVADetector, AVARoIHead, VisionTransformer
 from videomae_det.models.weights import WeightsMismatchError, compare, load_detector
 
 
-def detector(embed_dim=32, depth=2, **head):
+def detector(embed_dim=32, depth=2, label_map=None, **head):
     torch.manual_seed(0)
     return AVADetector(
         backbone=dict(type=VisionTransformer, num_frames=4, img_size=32, embed_dim=embed_dim,
                       depth=depth, num_heads=2),
-        roi_head=dict(type=AVARoIHead, **head))
+        roi_head=dict(type=AVARoIHead, **head), label_map=label_map)
 
 
 def refused(model, path):
@@ -63,7 +63,8 @@ def test_depth_and_class_count_mismatches():
     deep, shallow = detector(depth=3).state_dict(), detector(depth=2).state_dict()
     assert 'more transformer blocks (3)' in compare(shallow, deep).likely_cause()
     assert 'fewer transformer blocks' in compare(deep, shallow).likely_cause()
-    sixty = detector(num_classes=60).state_dict()
+    # a 60-class head: the head width follows the label map
+    sixty = detector(label_map={i: f'action {i}' for i in range(1, 61)}).state_dict()
     assert 'the classifier has 60 classes, the config 80' in compare(shallow, sixty).likely_cause()
 
 
