@@ -36,7 +36,8 @@ from videomae_det.apis.video_stream import (ClipScheduler, Keyframe, VideoStream
 from videomae_det.assets import AVA_LABEL_MAP
 from videomae_det.formats import read_label_map
 from videomae_det.datasets.video_io import VideoDecodeError
-from videomae_det.models.checkpoint import safe_torch_load
+from videomae_det.models.weights import (ConfigTextError, load_detector, parse_config_text,
+                                         read_checkpoint)
 from videomae_det.registry import MODELS
 
 PathLike = Union[str, os.PathLike]
@@ -52,29 +53,33 @@ TRAIN_CLIP_FPS = 25.0
 
 
 def init_detector(config: Union[PathLike, Config, None], checkpoint: Optional[PathLike] = None,
-                  device: Union[str, torch.device] = 'cpu') -> nn.Module:
+                  device: Union[str, torch.device] = 'cpu', partial_load: bool = False
+                  ) -> nn.Module:
     """Build the detector of ``config`` and load ``checkpoint`` into it.
 
     Args:
-        config: a config file or :class:`Config`; None takes the config text a training
-            checkpoint keeps in ``meta['cfg']``.
-        checkpoint: weights saved by our training (``{'state_dict': ..., 'meta': ...}``) or a
-            bare state dict; read with ``torch.load(weights_only=True)`` (no pickled code
-            runs). None leaves the model randomly initialised.
+        config: a config file or :class:`Config`; None takes the config a training
+            checkpoint keeps in ``meta['cfg']``, read as data only (never executed, see
+            :func:`videomae_det.models.weights.parse_config_text`).
+        checkpoint: one of our detector checkpoints, or a released VideoMAE-Action-Detection
+            / mmaction2 AVA detector as downloaded (with its ``configs/ava/zoo`` config);
+            read with ``torch.load(weights_only=True)`` (no pickled code runs). None leaves
+            the model randomly initialised.
         device: where the model runs.
+        partial_load: load whatever fits and report the rest, instead of refusing a
+            checkpoint that leaves keys missing/unexpected (wrong shapes are always refused).
 
     Returns:
         the model in eval mode on ``device``, with its config as ``model.cfg``.
 
     Raises:
-        ValueError: the checkpoint does not fit the model (names the file and the keys).
+        WeightsMismatchError (a ValueError): the checkpoint does not fit the model; the
+            message lists the keys and the likely cause.
     """
-    ckpt = safe_torch_load(checkpoint) if checkpoint is not None else None
     if config is None:
-        cfg_text = (ckpt or {}).get('meta', {}).get('cfg') if isinstance(ckpt, dict) else None
-        if not cfg_text:
-            raise ValueError(f'no config given and {checkpoint} keeps none in meta["cfg"]')
-        cfg = Config.fromstring(cfg_text, file_format='.py')
+        if checkpoint is None:
+            raise ValueError('init_detector needs a config, or a checkpoint that keeps one')
+        cfg = config_of_checkpoint(checkpoint)
     elif isinstance(config, Config):
         cfg = config
     else:
@@ -82,20 +87,27 @@ def init_detector(config: Union[PathLike, Config, None], checkpoint: Optional[Pa
     # built without init_weights(): a backbone ``pretrained`` file is never read here, the
     # checkpoint supersedes it
     model = MODELS.build(cfg.model)
-    if ckpt is not None:
-        state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
-        if not isinstance(state_dict, dict):
-            raise ValueError(f'{checkpoint}: expected a state dict, got {type(state_dict).__name__}')
-        state_dict = {k[len('module.'):] if k.startswith('module.') else k: v
-                      for k, v in state_dict.items()}
-        result = model.load_state_dict(state_dict, strict=False)
-        if result.missing_keys or result.unexpected_keys:
-            raise ValueError(
-                f'{checkpoint} does not fit the model of the config: '
-                f'{len(result.missing_keys)} missing keys {result.missing_keys[:4]}, '
-                f'{len(result.unexpected_keys)} unexpected keys {result.unexpected_keys[:4]}')
+    if checkpoint is not None:
+        load_detector(model, checkpoint, strict=not partial_load)
     model.cfg = cfg
     return model.to(device).eval()
+
+
+def config_of_checkpoint(checkpoint: PathLike) -> Config:
+    """The config a training checkpoint keeps in ``meta['cfg']``, parsed as plain data.
+
+    The text is never executed: a stored config carrying code (imports, calls other than
+    ``dict(...)``) is refused, and the user is asked to pass the config file instead.
+    """
+    raw = read_checkpoint(checkpoint)
+    text = raw.meta.get('cfg')
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f'no config given and {checkpoint} keeps none in meta["cfg"]; '
+                         f'pass the config file')
+    try:
+        return Config(parse_config_text(text, where=f'{checkpoint} meta["cfg"]'))
+    except ConfigTextError as e:
+        raise ConfigTextError(f'{e}; pass the config file instead') from None
 
 
 # ---------------------------------------------------------------------------------------
