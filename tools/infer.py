@@ -6,7 +6,8 @@
         [--fps N] [--realtime auto|on|off] [--show] [--log-interval 5] \\
         [--track] [--tracks-csv tracks.csv] [--smooth-scores N] \\
         [--segments segments.json] [--segments segments.csv] [--srt out.srt] \\
-        [--timeline timeline.png] [--segment-threshold T] [--min-segment S]
+        [--timeline timeline.png] [--segment-threshold T] [--min-segment S] \\
+        [--backend pytorch|onnxruntime --onnx model.onnx]
 
 SOURCE is a video file, a camera index (``0``), a stream URL (``rtsp://``, ``http://``,
 ...) or a folder of frames (give ``--fps``). Writes an annotated copy of the video (every
@@ -24,6 +25,10 @@ tracks (``videomae_det.tracking``): ids go into the JSON, the tracks CSV and ont
 video; ``--smooth-scores N`` averages action scores over a track's last N keyframes. Action
 segments per track (``track, action, start_s, end_s, mean_score, peak_score``) go to
 ``--segments`` (.json/.csv), ``--srt`` (subtitles) and ``--timeline`` (PNG).
+
+``--backend onnxruntime --onnx FILE`` runs the backbone and head from a
+``tools/export_onnx.py`` file in ONNX Runtime (the checkpoint is then optional); the rest
+of the chain is the same code as the PyTorch backend's.
 """
 import argparse
 import os
@@ -41,6 +46,7 @@ from videomae_det.apis import (build_person_detector, count_keyframes, detect_vi
                                write_results_json)
 from videomae_det.apis.action_names import AVA_ACTION_NAMES
 from videomae_det.apis.inference import StreamStats, top_actions
+from videomae_det.apis.onnx_backend import OnnxRuntimeDetector
 from videomae_det.apis.results import write_tracks_csv
 from videomae_det.apis.sources import FileSource, open_source
 from videomae_det.datasets.video_io import VideoDecodeError
@@ -56,7 +62,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='a video file (mp4, avi, mkv, ...), a camera index (0), a stream URL '
                    '(rtsp://, http://, ...) or a folder of frames (with --fps)')
     p.add_argument('--config', required=True, help='model config (e.g. configs/ava/vit_b.py)')
-    p.add_argument('--checkpoint', required=True, help='trained detector checkpoint')
+    p.add_argument('--checkpoint', help='trained detector checkpoint (required unless '
+                   '--backend onnxruntime)')
+    p.add_argument('--backend', choices=('pytorch', 'onnxruntime'), default='pytorch',
+                   help='what runs the model (default pytorch)')
+    p.add_argument('--onnx', help='tools/export_onnx.py file for --backend onnxruntime')
     p.add_argument('--out', help='annotated video to write (.mp4)')
     p.add_argument('--csv', help='AVA result CSV to write')
     p.add_argument('--json', help='JSON results to write')
@@ -110,6 +120,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     if not (args.out or args.csv or args.json or args.tracks_csv or args.segments or args.srt
             or args.timeline):
         p.error('nothing to write: give --out, --csv and/or --json')
+    if args.backend == 'onnxruntime' and not args.onnx:
+        p.error('--backend onnxruntime needs --onnx FILE (from tools/export_onnx.py)')
+    if args.backend == 'pytorch' and not args.checkpoint:
+        p.error('--checkpoint is required (unless --backend onnxruntime)')
     if args.detector == 'file' and not args.boxes:
         p.error('--detector file needs --boxes')
     if args.detector == 'fasterrcnn' and not args.detector_weights:
@@ -147,6 +161,8 @@ class _DrawingWriter(threading.Thread):
 def run(args: argparse.Namespace) -> int:
     """Build the model and person detector of ``args``, infer, report; the exit status."""
     model = init_detector(args.config, args.checkpoint, device=args.device)
+    if args.backend == 'onnxruntime':
+        model = OnnxRuntimeDetector(model, args.onnx)
     detector = build_person_detector(args.detector, boxes=args.boxes,
                                      boxes_images=args.boxes_images,
                                      weights=args.detector_weights,
@@ -284,6 +300,7 @@ def infer_video(args: argparse.Namespace, model, detector) -> dict:
     meta = dict(video=str(args.video), video_id=video_id, fps=source.fps,
                 width=source.width, height=source.height, config=str(args.config),
                 checkpoint=str(args.checkpoint), detector=args.detector,
+                backend=args.backend, onnx=args.onnx,
                 keyframe_interval=args.keyframe_interval, threshold=args.threshold,
                 complete=error is None and not interrupted, interrupted=interrupted,
                 stream=stream_stats.summary())

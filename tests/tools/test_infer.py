@@ -282,3 +282,44 @@ def test_tracks_segments_and_smoothing(tmp_path, model_files):
             hist.append(np.array(p_raw['scores']))
             np.testing.assert_allclose(p_s['scores'], np.mean(hist[-2:], axis=0), atol=2e-5)
     assert smoothed['meta']['smooth_scores'] == 2
+
+
+@pytest.mark.slow
+def test_onnxruntime_backend_matches_pytorch(tmp_path, model_files, capsys):
+    """--backend onnxruntime with a tools/export_onnx.py file gives the PyTorch backend's
+    boxes and scores (float tolerance); a file exported for another clip size is refused
+    with the --shape to export."""
+    import export_onnx
+
+    from videomae_det.apis import init_detector
+    from videomae_det.apis.onnx_backend import model_input_shape
+    cfg, ckpt = model_files
+    video = tmp_path / 'walk.avi'
+    write_synthetic_video(video, num_frames=50, fps=25, size=(320, 180), num_people=2)
+    shape = model_input_shape(init_detector(str(cfg), str(ckpt)), 180, 320)
+    onnx_path = tmp_path / 'det.onnx'
+    assert export_onnx.main([str(cfg), str(ckpt), str(onnx_path), '--shape',
+                             *map(str, shape)]) == 0
+    base = [str(video), '--config', str(cfg), '--threshold', '0.2']
+    torch_json, ort_json = tmp_path / 'pt.json', tmp_path / 'ort.json'
+    assert infer.main(base + ['--checkpoint', str(ckpt), '--json', str(torch_json)]) == 0
+    assert infer.main(base + ['--backend', 'onnxruntime', '--onnx', str(onnx_path),
+                              '--json', str(ort_json)]) == 0
+    a, b = json.loads(torch_json.read_text()), json.loads(ort_json.read_text())
+    assert b['meta']['backend'] == 'onnxruntime'
+    people_a = [p for k in a['keyframes'] for p in k['people']]
+    people_b = [p for k in b['keyframes'] for p in k['people']]
+    assert people_a and len(people_a) == len(people_b)
+    for pa, pb in zip(people_a, people_b):
+        assert pa['box'] == pb['box']
+        np.testing.assert_allclose(pa['scores'], pb['scores'], atol=1e-3)
+    # another frame size -> another clip size: one clear error naming the shape to export
+    small = tmp_path / 'small.avi'
+    write_synthetic_video(small, num_frames=30, fps=25, size=(160, 160), num_people=1)
+    t, h, w = model_input_shape(init_detector(str(cfg), str(ckpt)), 160, 160)
+    capsys.readouterr()
+    assert infer.main([str(small), '--config', str(cfg), '--backend', 'onnxruntime', '--onnx',
+                       str(onnx_path), '--json', str(tmp_path / 's.json')]) == 1
+    assert f'--shape {t} {h} {w}' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        infer.main(base + ['--backend', 'onnxruntime', '--json', str(ort_json)])
