@@ -214,7 +214,7 @@ def write_timeline(path: PathLike, segments: Sequence[Segment], duration: Option
     if actions:
         ax.legend(handles=[Patch(color=colour[a], label=names[a]) for a in actions],
                   loc='upper left', bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    fig.tight_layout()
     with atomic_open(path, 'wb') as f:
-        fig.savefig(f, format='png', dpi=100)
+        # 'tight' keeps the legend beside the axes in the picture
+        fig.savefig(f, format='png', dpi=100, bbox_inches='tight')
     plt.close(fig)
