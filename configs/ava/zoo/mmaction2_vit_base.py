@@ -20,7 +20,7 @@
 # - person boxes with score >= 0.9; AVA evaluation without the top-50 cap ('legacy').
 # Known differences: mmaction2 reads its FAIR .pkl proposals and keeps a keyframe's best box
 # when none reaches 0.9, and drops action scores below 0.002 from its result file; its
-# centre frame is 1/30 s after 900 + t (frame_start_sec below reproduces that).
+# centre frame is 1/30 s after 900 + t (the frames layout below reproduces that).
 from mmengine.config import read_base
 
 with read_base():
@@ -39,9 +39,12 @@ test_pipeline = [
     dict(type=PackActionInputs),
 ]
 val_dataloader.update(batch_size=1)
-val_dataloader.dataset.update(
-    pipeline=test_pipeline, det_score_thr=0.9, layout='frames', frame_dir='rawframes',
-    frame_fps=30.0, frame_start_sec=900 - 1 / 30, sample_fps=30.0)
+# mmaction2's rawframes (img_00001.jpg = movie second 900 at 30 fps): its clip centre sits
+# one frame (1/30 s) after 900 + t, which starting the numbering 1/30 s early reproduces
+layout = dict(type='frames', dir='rawframes', fps=30, start_sec=900 - 1 / 30,
+              template='{movie}/img_{index:05d}.jpg', first_index=1)
+val_dataloader.dataset.update(pipeline=test_pipeline, det_score_thr=0.9, layout=layout,
+                              sample_fps=30.0)
 test_dataloader = val_dataloader
 val_evaluator.update(mode='legacy')
 test_evaluator = val_evaluator
