@@ -17,6 +17,7 @@ RUNTIME = [
     'tqdm==4.70.1',
     'safetensors==0.8.0',
     'psutil==7.2.2',
+    'scipy==1.17.1',  # track association (linear_sum_assignment)
 ]
 
 # Test-only references: mmaction2's AVA evaluation and ViT, HuggingFace's VideoMAE, and
@@ -29,6 +30,7 @@ TEST = [
     'transformers==5.23.0',
     'onnx==1.23.2',
     'onnxruntime==1.32.0',
+    'motmetrics==1.4.0',  # tools/eval_tracks.py: IDF1, MOTA, ID switches
 ]
 
 setup(
