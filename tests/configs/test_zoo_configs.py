@@ -50,6 +50,7 @@ def test_vad_conventions():
     assert [s['type'].__name__ for s in pipeline] == ['Resize', 'PackActionInputs']
     assert pipeline[0]['rounding'] == 'floor' and pipeline[0]['scale'] == 256
     assert cfg.test_dataloader.dataset.det_score_thr == 0.8
+    assert cfg.test_dataloader.dataset.sample_offset == 0.04
 
 
 def test_mmaction2_conventions():
@@ -61,6 +62,7 @@ def test_mmaction2_conventions():
     assert m.data_preprocessor.crop_to_divisor
     dataset = cfg.test_dataloader.dataset
     assert cfg.test_dataloader.batch_size == 1 and dataset.det_score_thr == 0.9
+    assert dataset.det_keep_best and dataset.proposal_file.endswith('.FAIR.recall_93.9.pkl')
     assert dataset.layout['type'] == 'frames' and dataset.layout['fps'] == 30
     assert dataset.layout['start_sec'] == pytest.approx(900 - 1 / 30)
     assert dataset.sample_fps == 30

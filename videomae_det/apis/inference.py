@@ -36,8 +36,9 @@ from videomae_det.apis.video_stream import (ClipScheduler, Keyframe, VideoStream
 from videomae_det.assets import AVA_LABEL_MAP
 from videomae_det.formats import read_label_map
 from videomae_det.datasets.video_io import VideoDecodeError
-from videomae_det.models.weights import (ConfigTextError, load_detector, parse_config_text,
-                                         read_checkpoint)
+from videomae_det.models.weights import (DETECTOR_SOURCES, ConfigTextError, detect_source,
+                                         load_detector, parse_config_text, read_checkpoint,
+                                         released_detector_config)
 from videomae_det.registry import MODELS
 
 PathLike = Union[str, os.PathLike]
@@ -100,6 +101,12 @@ def config_of_checkpoint(checkpoint: PathLike) -> Config:
     ``dict(...)``) is refused, and the user is asked to pass the config file instead.
     """
     raw = read_checkpoint(checkpoint)
+    source = detect_source(raw.state_dict, raw.container)
+    if source in DETECTOR_SOURCES:
+        # a released file: any config it keeps is its own toolkit's, not ours
+        name = released_detector_config(source, raw.state_dict)
+        raise ValueError(f'{checkpoint}: a released {source} file; pass its config, '
+                         f'configs/ava/zoo/{name or "<see Model zoo>"}.py')
     text = raw.meta.get('cfg')
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f'no config given and {checkpoint} keeps none in meta["cfg"]; '
@@ -132,6 +139,7 @@ class ClipSpec:
     clip_len: int
     frame_interval: int
     sample_fps: float = TRAIN_CLIP_FPS
+    sample_offset: float = 0.0  # seconds added to every sampled time (see AVAVideoDataset)
 
 
 def clip_spec_of(cfg: Config) -> ClipSpec:
@@ -142,7 +150,8 @@ def clip_spec_of(cfg: Config) -> ClipSpec:
         if dataset:
             return ClipSpec(int(dataset.get('clip_len', 16)),
                             int(dataset.get('frame_interval', 4)),
-                            float(dataset.get('sample_fps', TRAIN_CLIP_FPS)))
+                            float(dataset.get('sample_fps', TRAIN_CLIP_FPS)),
+                            float(dataset.get('sample_offset', 0.0)))
     raise ValueError('the config has no test_dataloader/val_dataloader dataset to tell the '
                      'clip sampling (clip_len, frame_interval)')
 
@@ -544,7 +553,7 @@ def detect_video(model: nn.Module,
     cfg = model.cfg
     spec = clip_spec_of(cfg)
     scheduler = ClipScheduler(keyframe_interval, spec.clip_len, spec.frame_interval,
-                              spec.sample_fps)
+                              spec.sample_fps, sample_offset=spec.sample_offset)
     if action_ids is None:
         action_ids = label_names_of(cfg).keys()
     action_ids = sorted(set(int(a) for a in action_ids))
@@ -636,4 +645,5 @@ def count_keyframes(video_path: PathLike, model: nn.Module, keyframe_interval: f
     stream = VideoStream(video_path)
     spec = clip_spec_of(model.cfg)
     return len(keyframe_schedule(stream.num_frames, stream.fps, keyframe_interval,
-                                 spec.clip_len, spec.frame_interval, spec.sample_fps))
+                                 spec.clip_len, spec.frame_interval, spec.sample_fps,
+                                 spec.sample_offset))
