@@ -17,9 +17,9 @@ import os
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections import deque
 from typing import Deque, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -236,6 +236,8 @@ class KeyframeResult:
             ``time_offset + keyframe_index × interval``).
         frame_time: the timestamp (s, from the start of the video) of the frame the keyframe
             sits on (the frame nearest its scheduled time).
+        track_ids: int64 ``(M,)`` person track ids when a tracker ran
+            (:mod:`videomae_det.tracking`), ``-1`` for a box on no track; else None.
         class_ids: the action id of each score column (ascending); None means ``1..C``.
     """
     video_id: str
@@ -249,6 +251,7 @@ class KeyframeResult:
     frames: Optional[List[Tuple[int, np.ndarray]]] = field(default=None, repr=False)
     keyframe_index: int = 0
     frame_time: float = 0.0
+    track_ids: Optional[np.ndarray] = None
     class_ids: Optional[Tuple[int, ...]] = field(default=None, repr=False)
 
     def column_ids(self) -> Tuple[int, ...]:
