@@ -15,7 +15,6 @@ written; keys the backbone expects but the file lacks are reported (e.g. ``norm`
 fine-tuned files, which pool with ``fc_norm`` instead).
 """
 import argparse
-import pickle
 import sys
 from typing import Dict, Optional
 
@@ -24,11 +23,11 @@ from torch import Tensor
 
 from videomae_det.models.backbones.vit import VARIANTS, VisionTransformer
 from videomae_det.models.checkpoint import convert_checkpoint, load_state_dict_checked
-from videomae_det.utils import atomic_torch_save
+from videomae_det.utils import atomic_torch_save, cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = cli.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('src', help='checkpoint file or HuggingFace save_pretrained directory')
     parser.add_argument('out', help='output .pth (plain state dict)')
     parser.add_argument('--arch', choices=sorted(VARIANTS),
@@ -59,29 +58,26 @@ def infer_arch(state_dict: Dict[str, Tensor]) -> Optional[str]:
 
 
 def main(argv=None) -> int:
+    return cli.run(_main, argv)
+
+
+def _main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        state_dict, dropped, source = convert_checkpoint(args.src, args.trust_pickle)
-        arch = args.arch or infer_arch(state_dict)
-        if arch is None:
-            print(f'{args.src}: sizes match no variant ({", ".join(VARIANTS)})',
-                  file=sys.stderr)
-            return 1
-        missing, unexpected = load_state_dict_checked(
-            _on_meta(arch), state_dict, args.src, assign=True)
-    except (OSError, ValueError, pickle.UnpicklingError) as e:
-        # already one message naming the file and what is wrong
-        print(f'error: {e}', file=sys.stderr)
-        return 1
+    cli.check_outputs({'out': args.out}, {'src': args.src})
+    state_dict, dropped, source = convert_checkpoint(args.src, args.trust_pickle)
+    arch = args.arch or infer_arch(state_dict)
+    if arch is None:
+        raise cli.UsageError(f'{args.src}: sizes match no variant ({", ".join(VARIANTS)})')
+    missing, unexpected = load_state_dict_checked(
+        _on_meta(arch), state_dict, args.src, assign=True)
     print(f'{args.src}: source {source}, arch {arch}, {len(state_dict)} tensors')
     for key in sorted(dropped):
         print(f'  dropped {key}: {dropped[key]}')
     for key in missing:
         print(f'  missing {key}: the model keeps its init')
     if unexpected:
-        print(f'{args.src}: keys with no place in {arch}: {", ".join(unexpected)}; '
-              f'nothing written', file=sys.stderr)
-        return 1
+        raise cli.UsageError(f'{args.src}: keys with no place in {arch}: '
+                             f'{", ".join(unexpected)}; nothing written')
     atomic_torch_save(state_dict, args.out)
     print(f'wrote {args.out}')
     return 0

@@ -26,11 +26,12 @@ from videomae_det.apis import (build_person_detector, count_keyframes, detect_vi
 from videomae_det.apis.action_names import AVA_ACTION_NAMES
 from videomae_det.apis.video_stream import VideoStream
 from videomae_det.datasets.video_io import VideoDecodeError
+from videomae_det.utils import cli
 from videomae_det.visualization import StreamingVideoWriter, draw_detections
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p = cli.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('video', help='input video (mp4, avi, mkv, ...)')
     p.add_argument('--config', required=True, help='model config (e.g. configs/ava/vit_b.py)')
     p.add_argument('--checkpoint', required=True, help='trained detector checkpoint')
@@ -44,16 +45,16 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='*_min.json resolving the image ids of a COCO results --boxes file')
     p.add_argument('--detector-weights', help='fasterrcnn_resnet50_fpn weights for --detector '
                    'fasterrcnn')
-    p.add_argument('--det-score-thr', type=float, default=None,
+    p.add_argument('--det-score-thr', type=cli.unit_interval, default=None,
                    help='minimum person score (default: hog 0.5, fasterrcnn 0.8, file 0)')
-    p.add_argument('--threshold', type=float, default=0.3,
+    p.add_argument('--threshold', type=cli.unit_interval, default=0.3,
                    help='actions scoring at least this are drawn and listed (default 0.3)')
-    p.add_argument('--keyframe-interval', type=float, default=1.0,
+    p.add_argument('--keyframe-interval', type=cli.positive, default=1.0,
                    help='seconds between keyframes (default 1, as AVA)')
     p.add_argument('--video-id', help='video id of the results (default: the file stem)')
-    p.add_argument('--time-offset', type=float, default=0.0,
+    p.add_argument('--time-offset', type=cli.finite_float, default=0.0,
                    help='seconds added to timestamps (movie time of the first frame)')
-    p.add_argument('--max-actions', type=int, default=3, help='labels drawn per person')
+    p.add_argument('--max-actions', type=cli.positive_int, default=3, help='labels drawn per person')
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     args = p.parse_args(argv)
     if not (args.out or args.csv or args.json):
@@ -93,6 +94,11 @@ class _DrawingWriter(threading.Thread):
 
 def run(args: argparse.Namespace) -> int:
     """Build the model and person detector of ``args``, infer, report; the exit status."""
+    cli.check_outputs({'--out': args.out, '--csv': args.csv, '--json': args.json},
+                      {'video': args.video, '--config': args.config,
+                       '--checkpoint': args.checkpoint, '--boxes': args.boxes,
+                       '--boxes-images': args.boxes_images,
+                       '--detector-weights': args.detector_weights})
     model = init_detector(args.config, args.checkpoint, device=args.device)
     detector = build_person_detector(args.detector, boxes=args.boxes,
                                      boxes_images=args.boxes_images,
@@ -122,7 +128,7 @@ def infer_video(args: argparse.Namespace, model, detector) -> dict:
     video_id = args.video_id or Path(args.video).stem
     if getattr(detector, 'video_ids', None) is not None and video_id not in detector.video_ids:
         shown = ', '.join(detector.video_ids[:5])
-        raise SystemExit(f'error: {args.boxes} has no boxes for video id {video_id!r} '
+        raise cli.UsageError(f'{args.boxes} has no boxes for video id {video_id!r} '
                          f'(it has: {shown}{", ..." if len(detector.video_ids) > 5 else ""}); '
                          f'pass --video-id')
 
@@ -182,13 +188,7 @@ def infer_video(args: argparse.Namespace, model, detector) -> dict:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        return run(args)
-    except (VideoDecodeError, FileNotFoundError, ValueError) as e:
-        # our errors name the file and what is wrong; a traceback adds nothing
-        print(f'error: {e}', file=sys.stderr)
-        return 1
+    return cli.run(lambda argv: run(parse_args(argv)), argv)
 
 
 if __name__ == '__main__':

@@ -132,3 +132,19 @@ def test_unwritable_outputs_are_refused(tmp_path):
             cli.check_writable_dir(ro / 'work')
     finally:
         ro.chmod(0o700)
+
+
+def test_unsafe_checkpoint_message_is_one_line_and_does_not_advise_turning_safety_off(tmp_path):
+    import os
+    import torch
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, ('true',))
+    path = tmp_path / 'evil.pth'
+    torch.save({'w': Payload()}, path)
+    with pytest.raises(pickle.UnpicklingError) as info:
+        torch.load(path, weights_only=True)
+    text = cli.describe(info.value)
+    assert '\n' not in text and 'could run code' in text and 'system' in text
+    assert 'weights_only` set to `False`' not in text

@@ -218,10 +218,16 @@ class BoxesFilePersonDetector:
 
     def _read_csv(self):
         seen = set()
-        for _, row in iter_csv_rows(self.path):
+        for line, row in iter_csv_rows(self.path):
             if not isinstance(row, CSVBox):  # a keyframe with nobody on it
                 self._add(*row)
                 continue
+            if not all(0.0 <= v <= 1.0 for v in row.box):
+                # pixels or a wrong scale: clipped to the frame they would be boxes of no
+                # area (or the whole frame), still scored as people
+                raise ValueError(f'{self.path}, line {line}: box {list(row.box)} is outside '
+                                 f'[0, 1]; CSV boxes are normalised x1,y1,x2,y2 (pixel boxes '
+                                 f'go in a JSON file)')
             key = (row.movie, row.timestamp, row.box)
             if key not in seen:  # an AVA file has one row per action of the same person
                 seen.add(key)
@@ -276,7 +282,10 @@ class BoxesFilePersonDetector:
             bbox = entry['bbox']
             if not (isinstance(bbox, (list, tuple)) and len(bbox) == 4):
                 raise ValueError(f'{loc}: bbox must be [x, y, w, h]; got {bbox!r}')
-            box = xywh_to_xyxy(np.asarray([self._number(v, loc, 'bbox value') for v in bbox]))
+            xywh = np.asarray([self._number(v, loc, 'bbox value') for v in bbox])
+            if xywh[2] <= 0 or xywh[3] <= 0:
+                raise ValueError(f'{loc}: bbox {bbox!r} has no area ([x, y, w, h] in pixels)')
+            box = xywh_to_xyxy(xywh)
             score = self._number(entry.get('score', 1.0), loc, 'score')
             if 'image_id' in entry and images is not None:
                 if entry['image_id'] not in images:
@@ -311,7 +320,14 @@ class BoxesFilePersonDetector:
                 box = box * np.array([w / size[1], h / size[0]] * 2)
             boxes.append(box)
         scores = np.array([s for _, s, _ in entries], np.float32)
-        return _sorted(clip_boxes(np.stack(boxes), (h, w)), scores)
+        boxes = clip_boxes(np.stack(boxes), (h, w))
+        outside = (boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1])
+        if outside.any():
+            raise ValueError(
+                f'{self.path}: a box of {video_id} at {timestamp} s lies outside the '
+                f'{w}x{h} frame ({boxes[outside][0].round(1).tolist()} after clipping): '
+                f'boxes for another video size?')
+        return _sorted(boxes, scores)
 
 
 def build_person_detector(kind: str, boxes: Optional[PathLike] = None,

@@ -91,6 +91,31 @@ def remove_stale_temporaries(path: PathLike, suffix: str = '.tmp') -> List[Path]
     return removed
 
 
+# .<name>.<host>.<pid>.<random>.tmp (atomic_open), .<name>.<host>.<pid>.partial.<ext>
+# (StreamingVideoWriter), .<name>.<host>.<pid>.tmp.<ext> (write_video)
+_ANY_TEMPORARY = re.compile(r'^\..+\.(?P<host>[A-Za-z0-9_-]+)\.(?P<pid>\d+)\.'
+                            r'(?:[^/]*\.)?(?:tmp|partial\.[A-Za-z0-9]+|tmp\.[A-Za-z0-9]+)$')
+
+
+def remove_stale_temporaries_in(folder: PathLike) -> List[Path]:
+    """:func:`remove_stale_temporaries` for every target in ``folder`` (temporary files of
+    atomic writes and videos being encoded whose process of this host is gone)."""
+    removed = []
+    try:
+        siblings = list(Path(folder).iterdir())
+    except OSError:
+        return removed
+    host = _host()
+    for sibling in siblings:
+        match = _ANY_TEMPORARY.match(sibling.name)
+        if match is None or match['host'] != host or _pid_alive(int(match['pid'])):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            sibling.unlink()
+            removed.append(sibling)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_open(path: PathLike, mode: str = 'w', **kwargs) -> Iterator[IO]:
     """Open a temporary file beside ``path``; on success it replaces ``path``.

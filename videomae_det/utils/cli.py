@@ -107,6 +107,13 @@ def describe(error: BaseException) -> str:
         text = error.args[0]  # KeyError's str() would quote the message
     else:
         text = str(error) or type(error).__name__
+    if isinstance(error, pickle.UnpicklingError) and text.startswith('Weights only load failed'):
+        # torch's advice is to turn the safety off; say what the file wants instead
+        wants = [line.strip() for line in text.split('\n')
+                 if 'GLOBAL' in line or 'Unsupported' in line]
+        text = ('refused to load: the checkpoint holds objects other than tensors and plain '
+                'values, which could run code while unpickling'
+                + (f' ({wants[0]})' if wants else ''))
     text = _worker_message(text)
     if not isinstance(error, (ToolError, OSError, ValueError, pickle.UnpicklingError)):
         text = f'{type(error).__name__}: {text}'

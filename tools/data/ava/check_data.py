@@ -13,7 +13,6 @@ Checks (files relative to the dataset root, defaults as in the README "Data" lay
   frames needs exists (as ``AVAVideoDataset`` would read it), and each such clip opens, has
   ``--clip-fps`` frames and decodes to its last frame (``--no-decode`` skips this).
 """
-import argparse
 import json
 import os
 import sys
@@ -30,6 +29,7 @@ from videomae_det.datasets.ava_format import (AVAFormatError, CSVBox,  # noqa: E
                                               iter_csv_rows, load_json)
 from videomae_det.datasets.video_io import verify_video  # noqa: E402
 from videomae_det.utils.atomic import atomic_write_text  # noqa: E402
+from videomae_det.utils import cli  # noqa: E402
 
 
 def _verify(args):
@@ -104,7 +104,7 @@ class Checker:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = cli.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('root', help='dataset root (e.g. data/ava or data/mini_ava)')
     parser.add_argument('--ann', nargs='+', help='*_min.json files (default: '
                         'annotations/ava_{train,val}_v2.2_min.json that exist)')
@@ -193,4 +193,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(cli.run(main))

@@ -8,7 +8,6 @@ The JSON needs each movie's stored clip size, read from one of its clips (``--cl
 ``--size WxH`` instead when every movie has the same size. 2-column CSV rows become images
 without annotations. Format details: ``videomae_det/datasets/ava_format.py``.
 """
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from tqdm import tqdm  # noqa: E402
 from videomae_det.datasets.ava_format import (AVAFormatError, build_min_json,  # noqa: E402
                                               read_ground_truth_csv, write_json)
 from videomae_det.datasets.video_io import VideoDecodeError, video_info  # noqa: E402
+from videomae_det.utils import cli  # noqa: E402
 
 
 def clip_size(clip_root: str, movie: str, timestamp: int):
@@ -46,7 +46,7 @@ def clip_size(clip_root: str, movie: str, timestamp: int):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = cli.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('csv', help='official ground-truth CSV (ava_{train,val}_v2.2.csv)')
     parser.add_argument('--clips', help='clip folder <clips>/<movie>/<sec>.mp4 (for the sizes)')
     parser.add_argument('--size', help='WxH of every movie instead of reading clips, e.g. 455x256')
@@ -91,4 +91,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(cli.run(main))

@@ -9,7 +9,6 @@ a COCO results JSON ``[{image_id, bbox: [x, y, w, h] pixels, score[, category_id
 (non-person categories dropped). The output uses the image ids and sizes of ``--ann`` and
 keeps every score (the dataset applies the threshold).
 """
-import argparse
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # run from a sourc
 
 from videomae_det.datasets.ava_format import (AVAFormatError, keyframe_image_ids,  # noqa: E402
                                               load_json, read_detection_csv, write_json)
+from videomae_det.utils import cli  # noqa: E402
 
 
 def convert(dets_path: str, min_json: dict):
@@ -56,7 +56,7 @@ def convert(dets_path: str, min_json: dict):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = cli.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('dets', help='detections: .csv (normalised boxes) or COCO results .json')
     parser.add_argument('--ann', required=True, help='the split\'s *_min.json (ids and sizes)')
     parser.add_argument('--out', required=True, help='output JSON')
@@ -77,4 +77,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(cli.run(main))
