@@ -26,10 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from videomae_det.evaluation.functional import (MODES, FrameMAPResult,
-                                                evaluate_frame_map, read_detections,
-                                                read_exclusions, read_groundtruth,
-                                                read_label_map)
+from videomae_det.evaluation.functional import FrameMAPResult, MODES, evaluate_frame_map
+from videomae_det.formats import (read_detections, read_exclusions, read_groundtruth,
+                                  read_label_map)
 from videomae_det.utils import cli
 from videomae_det.utils.atomic import atomic_open, atomic_write_text
 

@@ -38,10 +38,11 @@ model = dict(
     backbone=dict(type=VisionTransformer, num_frames=clip_len, img_size=224, embed_dim=768,
                   depth=12, num_heads=12, drop_path_rate=0.2, use_checkpoint=False,
                   pretrained=pretrained),
-    roi_head=dict(type=AVARoIHead, num_classes=80, roi_size=7, spatial_scale=1 / 16,
-                  aligned=True, dropout=0.5),
+    # the head's RoI stride and the preprocessor's pad divisor follow the backbone's patch
+    # size (derived by the detector, so not stated here)
+    roi_head=dict(type=AVARoIHead, num_classes=80, roi_size=7, aligned=True, dropout=0.5),
     data_preprocessor=dict(type=ActionDataPreprocessor, mean=[123.675, 116.28, 103.53],
-                           std=[58.395, 57.12, 57.375], pad_size_divisor=16))
+                           std=[58.395, 57.12, 57.375]))
 
 # ---- data: 1-second 25 fps clips, *_min.json annotations, person detections for val
 ann_dir = 'annotations'

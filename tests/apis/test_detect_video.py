@@ -5,7 +5,7 @@ import torch
 
 from videomae_det.apis import (BoxesFilePersonDetector, HOGPersonDetector, detect_video,
                                init_detector, label_names_of)
-from videomae_det.datasets.ava_format import read_ground_truth_csv
+from videomae_det.formats import read_ground_truth_csv
 from videomae_det.datasets.video_io import VideoDecodeError
 from videomae_det.visualization.synthetic import write_synthetic_video
 

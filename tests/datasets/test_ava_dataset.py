@@ -8,7 +8,7 @@ import pytest
 
 from videomae_det.datasets import AVAVideoDataset, PackActionInputs
 from videomae_det.datasets.ava import MissingClipError, clip_frame_indices, sampling_times
-from videomae_det.datasets.ava_format import AVAFormatError, AVAGroundTruth, build_min_json
+from videomae_det.formats import AVAFormatError, AVAGroundTruth, build_min_json
 from videomae_det.datasets.video_io import write_video
 
 W, H = 96, 64
@@ -181,7 +181,7 @@ def test_missing_clip_error_names_movie_second_and_path(clips_root, tmp_path):
 def test_corrupt_json_names_file_and_position(tmp_path, clips_root):
     bad = tmp_path / 'bad.json'
     bad.write_text('{"images": [\n  {"id": 1,}\n]}')
-    with pytest.raises(AVAFormatError, match=r'bad\.json: invalid JSON at line 2, column 12'):
+    with pytest.raises(AVAFormatError, match=r'bad\.json, line 2: invalid JSON at column 12'):
         AVAVideoDataset(str(bad), data_root=str(clips_root))
     incomplete = tmp_path / 'incomplete.json'
     incomplete.write_text(json.dumps(dict(images=[dict(id=1, movie=MOVIE, timestamp=902)])))
@@ -226,7 +226,7 @@ def test_bad_boxes_duplicate_ids_and_missing_root(tmp_path, clips_root):
     data = _min_json(tmp_path / 'ann.json', [902])
     data['annotations'][0]['bbox'] = [1, 2, 3]
     (tmp_path / 'ann.json').write_text(json.dumps(data))
-    with pytest.raises(AVAFormatError, match=r'annotation #0 bbox must be 4 finite numbers'):
+    with pytest.raises(AVAFormatError, match=r'annotation #0 \(id 1\): bbox must be 4 finite numbers'):
         AVAVideoDataset(str(tmp_path / 'ann.json'), data_root=str(clips_root))
     data = _min_json(tmp_path / 'ann.json', [902])
     data['images'].append(dict(data['images'][0]))

@@ -30,7 +30,7 @@ from torch import nn
 from videomae_det.apis.action_names import AVA_ACTION_NAMES, NUM_ACTIONS
 from videomae_det.apis.video_stream import Keyframe, VideoStream, keyframe_schedule
 from videomae_det.assets import AVA_LABEL_MAP
-from videomae_det.datasets.ava_format import read_label_map
+from videomae_det.formats import read_label_map
 from videomae_det.datasets.video_io import VideoDecodeError
 from videomae_det.models.checkpoint import safe_torch_load
 from videomae_det.registry import MODELS
@@ -131,20 +131,23 @@ def clip_spec_of(cfg: Config) -> ClipSpec:
                      'clip sampling (clip_len, frame_interval)')
 
 
-def default_input_size(cfg: Config) -> int:
+def default_input_size(cfg: Config, multiple: int) -> int:
     """The test-time short side of a config's pipeline (its ``Resize`` scale), rounded up
-    to a multiple of 16; 224 when the pipeline does not say."""
+    to a multiple of ``multiple`` (the backbone's patch size, ``model.backbone.patch_size``);
+    224 rounded likewise when the pipeline does not say."""
+    side = 224
     for step in _test_pipeline_cfg(cfg):
         scale = step.get('scale')
         if isinstance(scale, (int, float)):
-            side = int(scale)
+            found = int(scale)
         elif isinstance(scale, (tuple, list)) and len(scale) == 2:
-            side = int(min(v for v in scale if v > 0)) if any(v > 0 for v in scale) else 0
+            found = int(min(v for v in scale if v > 0)) if any(v > 0 for v in scale) else 0
         else:
             continue
-        if side > 0:
-            return -(-side // 16) * 16
-    return 224
+        if found > 0:
+            side = found
+            break
+    return -(-side // int(multiple)) * int(multiple)
 
 
 class ClipPreparer:

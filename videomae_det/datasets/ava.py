@@ -38,9 +38,12 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
-from videomae_det.datasets.ava_format import NUM_CLASSES, AVAFormatError, load_json
+from videomae_det.formats import AVAFormatError, load_min_json, read_person_detections
 from videomae_det.datasets.video_io import VideoDecodeError, VideoReader
 from videomae_det.registry import DATASETS
+
+
+NUM_CLASSES = 80  # AVA action ids run 1..80; column i of a multi-hot vector is id i + 1
 
 
 class MissingClipError(FileNotFoundError):
@@ -248,21 +251,6 @@ def make_layout(layout: str, data_root: str = '', clip_dir: str = 'clips/trainva
     raise ValueError(f"layout must be 'clips', 'frames' or 'videos'; got {layout!r}")
 
 
-def _require(entry: dict, keys: Sequence[str], path: str, what: str, position: int):
-    absent = [k for k in keys if k not in entry]
-    if absent:
-        raise AVAFormatError(f'{path}: {what} #{position} (id {entry.get("id", "?")}) lacks '
-                             f'key(s) {absent}')
-
-
-def _check_bbox(bbox, path: str, what: str, position: int):
-    ok = isinstance(bbox, (list, tuple)) and len(bbox) == 4 and all(
-        isinstance(v, (int, float)) and np.isfinite(v) for v in bbox)
-    if not ok:
-        raise AVAFormatError(f'{path}: {what} #{position} bbox must be 4 finite numbers '
-                             f'[x, y, w, h]; got {bbox!r}')
-
-
 def _clip_to_image(boxes: np.ndarray, width: float, height: float) -> Tuple[np.ndarray, int]:
     """Clip xyxy pixel boxes (M, 4) to the image; returns (clipped, how many changed)."""
     clipped = boxes.copy()
@@ -343,48 +331,35 @@ class AVAVideoDataset(BaseDataset):
     # ------------------------------------------------------------------ annotations
     def load_data_list(self) -> List[dict]:
         from pycocotools.coco import COCO
-        data = load_json(self.ann_file)
-        if not isinstance(data, dict) or 'images' not in data:
-            raise AVAFormatError(f'{self.ann_file}: expected a COCO-like object with "images"')
-        data.setdefault('annotations', [])
-        data.setdefault('categories', [dict(id=1, name='person')])
-        for i, img in enumerate(data['images']):
-            _require(img, ('id', 'movie', 'timestamp', 'width', 'height'), self.ann_file,
-                     'image', i)
-        image_ids = set()
-        for img in data['images']:
-            if img['id'] in image_ids:
-                raise AVAFormatError(f'{self.ann_file}: image id {img["id"]} appears twice '
-                                     f'({img["movie"]} {img["timestamp"]})')
-            image_ids.add(img['id'])
-        for i, ann in enumerate(data['annotations']):
-            _require(ann, ('image_id', 'bbox'), self.ann_file, 'annotation', i)
-            _check_bbox(ann['bbox'], self.ann_file, 'annotation', i)
-            if ann['image_id'] not in image_ids:
-                raise AVAFormatError(f'{self.ann_file}: annotation #{i} (id {ann.get("id")}) '
-                                     f'refers to unknown image_id {ann["image_id"]}')
-            if self.proposal_file is None:
-                _require(ann, ('action_ids',), self.ann_file, 'annotation', i)
-                bad = [a for a in ann['action_ids'] if not 1 <= int(a) <= NUM_CLASSES]
+        data = load_min_json(self.ann_file, require_actions=self.proposal_file is None)
+        if self.proposal_file is None:
+            for i, ann in enumerate(data['annotations']):
+                bad = [a for a in ann['action_ids'] if not 1 <= a <= NUM_CLASSES]
                 if bad:
-                    raise AVAFormatError(f'{self.ann_file}: annotation #{i} (id {ann.get("id")}) '
-                                         f'has action id(s) {bad} outside 1..{NUM_CLASSES}')
+                    raise AVAFormatError(self.ann_file, None, f'annotation #{i} (id '
+                                         f'{ann.get("id")}) has action id(s) {bad} outside '
+                                         f'1..{NUM_CLASSES}')
         coco = COCO()
         coco.dataset = data
         with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
             coco.createIndex()
 
-        detections = self._load_detections(image_ids) if self.proposal_file else None
+        detections = (read_person_detections(self.proposal_file, data, self.ann_file)
+                      if self.proposal_file else None)
+        if detections is not None and detections.skipped:
+            print_log(f'{detections.skipped} detection(s) in {self.proposal_file} are on '
+                      f'keyframes absent from {self.ann_file}; ignored', logger='current',
+                      level=logging.WARNING)
         n_clipped = n_empty = n_no_box = 0
         data_list = []
         images = sorted(coco.imgs.values(), key=lambda im: (str(im['movie']), int(im['timestamp'])))
         for img in images:
             h, w = int(img['height']), int(img['width'])
             if detections is not None:
-                dets = detections.get(img['id'], [])
-                boxes = np.array([d[0] for d in dets], np.float64).reshape(-1, 4)
-                scores = np.array([d[1] for d in dets], np.float64)
-                labels = None
+                boxes = detections.boxes.get(img['id'], np.zeros((0, 4)))
+                scores = detections.scores.get(img['id'], np.zeros(0))
+                keep = scores >= self.det_score_thr
+                boxes, scores, labels = boxes[keep], scores[keep], None
             else:
                 anns = coco.imgToAnns.get(img['id'], [])
                 boxes = np.array([a['bbox'] for a in anns], np.float64).reshape(-1, 4)
@@ -415,6 +390,15 @@ class AVAVideoDataset(BaseDataset):
             warnings.warn(f'{n_empty} box(es) in {source} have no area inside the image; dropped')
         print_log(f'{os.path.basename(self.ann_file)}: {len(data_list)} keyframes with boxes '
                   f'({n_no_box} without boxes skipped)', logger='current')
+        if not data_list and data['images']:
+            if detections is not None:
+                top = max((float(s.max()) for s in detections.scores.values() if len(s)),
+                          default=None)
+                raise AVAFormatError(self.proposal_file, None, (
+                    f'no keyframe of {self.ann_file} keeps a detection at det_score_thr='
+                    f'{self.det_score_thr} ({len(detections)} detections on its keyframes, '
+                    f'highest score {top}); lower det_score_thr or check the file'))
+            raise AVAFormatError(self.ann_file, None, 'no keyframe has a person box')
         if not os.path.isdir(self._layout.root):
             raise FileNotFoundError(
                 f'{self.layout} folder {self._layout.root} not found (data_root '
@@ -422,28 +406,6 @@ class AVAVideoDataset(BaseDataset):
         if self.skip_missing:
             data_list = self._drop_missing(data_list)
         return data_list
-
-    def _load_detections(self, image_ids) -> Dict[int, List[Tuple[List[float], float]]]:
-        """{image id: [(box xyxy pixels, score)]} of detections with score ≥ threshold."""
-        dets = load_json(self.proposal_file)
-        if not isinstance(dets, list):
-            raise AVAFormatError(f'{self.proposal_file}: expected a COCO results list '
-                                 f'[{{image_id, bbox, score}}, ...]')
-        out: Dict[int, list] = defaultdict(list)
-        unknown = 0
-        for i, d in enumerate(dets):
-            _require(d, ('image_id', 'bbox', 'score'), self.proposal_file, 'detection', i)
-            _check_bbox(d['bbox'], self.proposal_file, 'detection', i)
-            if d['image_id'] not in image_ids:
-                unknown += 1
-                continue
-            if d['score'] >= self.det_score_thr:
-                x, y, w, h = d['bbox']
-                out[d['image_id']].append(([x, y, x + w, y + h], float(d['score'])))
-        if unknown:
-            print_log(f'{unknown} detection(s) in {self.proposal_file} refer to image ids absent '
-                      f'from {self.ann_file}; ignored', logger='current', level=logging.WARNING)
-        return out
 
     def _drop_missing(self, data_list: List[dict]) -> List[dict]:
         kept, dropped, examples = [], 0, []

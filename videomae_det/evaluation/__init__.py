@@ -1,5 +1,6 @@
-"""AVA evaluation: pure maths and file formats (``functional``), mmengine metrics (``metrics``)."""
-from .functional import AVAFormatError, evaluate_frame_map
+"""AVA evaluation: pure maths (``functional``), mmengine metrics (``metrics``). The file
+formats it reads live in ``videomae_det.formats``."""
+from .functional import evaluate_frame_map
 from .metrics import AVAMetric
 
-__all__ = ['AVAFormatError', 'AVAMetric', 'evaluate_frame_map']
+__all__ = ['AVAMetric', 'evaluate_frame_map']

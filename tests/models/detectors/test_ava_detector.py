@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from videomae_det.models.backbones.vit import VisionTransformer
+from videomae_det.models.data_preprocessor import ActionDataPreprocessor
 from videomae_det.models.detectors import AVADetector
 from videomae_det.models.heads import AVARoIHead
 from videomae_det.structures import ActionDataSample
@@ -88,3 +89,34 @@ def test_predict_scales_by_proposal_score_and_normalises_boxes():
 def test_bad_mode_is_named():
     with pytest.raises(ValueError, match='mode'):
         tiny_detector()(clips(), [sample([])], mode='bogus')
+
+
+@pytest.mark.parametrize('patch', [8, 16])
+def test_head_stride_and_pad_divisor_are_derived_from_the_patch_size(patch):
+    det = AVADetector(
+        backbone=dict(type=VisionTransformer, num_frames=4, img_size=64, patch_size=patch,
+                      embed_dim=16, depth=1, num_heads=2),
+        roi_head=dict(type=AVARoIHead, num_classes=3),
+        data_preprocessor=dict(type=ActionDataPreprocessor))
+    assert det.roi_head.spatial_scale == 1 / patch
+    assert det.data_preprocessor.pad_size_divisor == patch
+    # the padded batch tiles into whole patches and the RoI lands on the feature grid
+    data = det.data_preprocessor(dict(inputs=[torch.zeros(3, 4, 60, 90, dtype=torch.uint8)],
+                                      data_samples=[sample([[0, 0, 30, 40]])]))
+    assert data['inputs'].shape[-2] % patch == 0 and data['inputs'].shape[-1] % patch == 0
+    assert det(data['inputs'], data['data_samples'], mode='tensor').shape == (1, 3)
+
+
+def test_a_stated_stride_that_disagrees_with_the_patch_size_is_refused():
+    with pytest.raises(ValueError, match=r'model\.roi_head\.spatial_scale=0\.0625 .*patch '
+                       r'size 8'):
+        AVADetector(
+            backbone=dict(type=VisionTransformer, num_frames=4, img_size=64, patch_size=8,
+                          embed_dim=16, depth=1, num_heads=2),
+            roi_head=dict(type=AVARoIHead, num_classes=3, spatial_scale=1 / 16))
+    with pytest.raises(ValueError, match='pad_size_divisor=12'):
+        AVADetector(
+            backbone=dict(type=VisionTransformer, num_frames=4, img_size=64, patch_size=8,
+                          embed_dim=16, depth=1, num_heads=2),
+            roi_head=dict(type=AVARoIHead, num_classes=3),
+            data_preprocessor=dict(type=ActionDataPreprocessor, pad_size_divisor=12))

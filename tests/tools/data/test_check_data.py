@@ -58,7 +58,7 @@ def test_dangling_annotations(load_tool, mini, tmp_path, capsys):
     assert tool.main([str(root), '--no-decode']) == 1
     out = capsys.readouterr().out
     assert 'annotation #' in out and 'image_id 42, which is not in its images' in out
-    assert 'ava_val_v2.2_min.json: invalid JSON at line 1' in out
+    assert 'ava_val_v2.2_min.json, line 1: invalid JSON' in out
     # with the val JSON broken, the detections cannot be matched, but they are still parsed
     (root / 'annotations/ava_val_v2.2_min.json').write_text(
         (mini[0] / 'annotations/ava_val_v2.2_min.json').read_text())

@@ -73,4 +73,4 @@ def test_missing_clips_and_bad_rows(load_tool, ava_root, tmp_path, capsys):
     bad = tmp_path / 'bad.csv'
     bad.write_text(CSV + 'm,0902,0.1,zero,0.2,0.2,12,0\n')
     assert tool.main([str(bad), '--size', '320x240']) == 1
-    assert 'bad.csv, line 7: y1 is not a number' in capsys.readouterr().err
+    assert "bad.csv, line 7: y1 'zero' is not a number" in capsys.readouterr().err

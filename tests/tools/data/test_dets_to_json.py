@@ -3,7 +3,7 @@ import json
 
 import numpy as np
 
-from videomae_det.datasets.ava_format import AVAGroundTruth, build_min_json
+from videomae_det.formats import AVAGroundTruth, build_min_json
 
 MOVIE = 'abcdefghijk'
 
@@ -42,12 +42,20 @@ def test_coco_results_detections(load_tool, tmp_path, capsys):
     src.write_text(json.dumps([
         dict(image_id=img_id, bbox=[1, 2, 3, 4], score=0.7, category_id=1),
         dict(image_id=img_id, bbox=[1, 2, 3, 4], score=0.9, category_id=3),  # a car
-        dict(image_id=123456, bbox=[1, 2, 3, 4], score=0.9)]))
+        dict(image_id=img_id + 10, bbox=[1, 2, 3, 4], score=0.9)]))  # same movie, 0912
     out = tmp_path / 'boxes.json'
     assert tool.main([str(src), '--ann', str(ann), '--out', str(out)]) == 0
     assert json.loads(out.read_text()) == [dict(image_id=img_id, category_id=1, score=0.7,
                                                 bbox=[1.0, 2.0, 3.0, 4.0])]
     assert '1 on keyframes absent' in capsys.readouterr().out
+    # an id of a movie the JSON does not number: an error with counts, nothing written
+    src.write_text(json.dumps([dict(image_id=img_id, bbox=[1, 2, 3, 4], score=0.7),
+                               dict(image_id=123456, bbox=[1, 2, 3, 4], score=0.9)]))
+    out.unlink()
+    assert tool.main([str(src), '--ann', str(ann), '--out', str(out)]) == 1
+    err = capsys.readouterr().err
+    assert '1 of 2 detections do not belong to' in err and '123456' in err
+    assert not out.exists()
     src.write_text(json.dumps([dict(image_id=img_id, bbox=[1, 2, 3, 4])]))
     assert tool.main([str(src), '--ann', str(ann), '--out', str(out)]) == 1
     assert "detection #0 lacks key(s) ['score']" in capsys.readouterr().err

@@ -25,8 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # run from a sourc
 from tqdm import tqdm  # noqa: E402
 
 from videomae_det.datasets.ava import make_layout, sampling_times  # noqa: E402
-from videomae_det.datasets.ava_format import (AVAFormatError, CSVBox,  # noqa: E402
-                                              iter_csv_rows, load_json)
+from videomae_det.formats import AVAFormatError, CSVBox, iter_csv_rows, load_json  # noqa: E402
 from videomae_det.datasets.video_io import verify_video  # noqa: E402
 from videomae_det.utils.atomic import atomic_write_text  # noqa: E402
 from videomae_det.utils import cli  # noqa: E402

@@ -6,7 +6,7 @@
 
 The JSON needs each movie's stored clip size, read from one of its clips (``--clips``); use
 ``--size WxH`` instead when every movie has the same size. 2-column CSV rows become images
-without annotations. Format details: ``videomae_det/datasets/ava_format.py``.
+without annotations. Format details: ``videomae_det/formats/``.
 """
 import os
 import sys
@@ -16,8 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # run from a sourc
 
 from tqdm import tqdm  # noqa: E402
 
-from videomae_det.datasets.ava_format import (AVAFormatError, build_min_json,  # noqa: E402
-                                              read_ground_truth_csv, write_json)
+from videomae_det.formats import AVAFormatError, build_min_json, read_ground_truth_csv, write_json  # noqa: E402
 from videomae_det.datasets.video_io import VideoDecodeError, video_info  # noqa: E402
 from videomae_det.utils import cli  # noqa: E402
 
