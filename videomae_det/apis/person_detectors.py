@@ -218,16 +218,10 @@ class BoxesFilePersonDetector:
 
     def _read_csv(self):
         seen = set()
-        for line, row in iter_csv_rows(self.path):
+        for _, row in iter_csv_rows(self.path):
             if not isinstance(row, CSVBox):  # a keyframe with nobody on it
                 self._add(*row)
                 continue
-            if not all(0.0 <= v <= 1.0 for v in row.box):
-                # pixels or a wrong scale: clipped to the frame they would be boxes of no
-                # area (or the whole frame), still scored as people
-                raise ValueError(f'{self.path}, line {line}: box {list(row.box)} is outside '
-                                 f'[0, 1]; CSV boxes are normalised x1,y1,x2,y2 (pixel boxes '
-                                 f'go in a JSON file)')
             key = (row.movie, row.timestamp, row.box)
             if key not in seen:  # an AVA file has one row per action of the same person
                 seen.add(key)
