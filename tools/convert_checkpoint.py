@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from videomae_det.models.backbones.vit import VARIANTS, VisionTransformer
-from videomae_det.models.checkpoint import convert_checkpoint, load_state_dict_checked
+from videomae_det.models.weights import convert_checkpoint, load_checked
 from videomae_det.utils import atomic_torch_save, cli
 
 
@@ -68,8 +68,8 @@ def _main(argv=None) -> int:
     arch = args.arch or infer_arch(state_dict)
     if arch is None:
         raise cli.UsageError(f'{args.src}: sizes match no variant ({", ".join(VARIANTS)})')
-    missing, unexpected = load_state_dict_checked(
-        _on_meta(arch), state_dict, args.src, assign=True)
+    missing, unexpected = load_checked(
+        _on_meta(arch), state_dict, args.src, source, dropped, strict=False, assign=True)
     print(f'{args.src}: source {source}, arch {arch}, {len(state_dict)} tensors')
     for key in sorted(dropped):
         print(f'  dropped {key}: {dropped[key]}')

@@ -4,7 +4,10 @@
     python tools/test.py CONFIG CHECKPOINT --out results.csv    # also write the AVA result CSV
 
 Prints the per-class AP table and the mAP. The checkpoint is one written by
-``tools/train.py`` (it loads with ``torch.load(weights_only=True)``).
+``tools/train.py`` or a released detector as downloaded, with its ``configs/ava/zoo``
+config (it loads with ``torch.load(weights_only=True)``). A checkpoint that does not fit
+the config exactly (missing, unexpected or wrong-shape keys) is refused with the key
+report and exit status 2, unless ``--partial-load`` asks to load what fits.
 """
 import argparse
 import os.path as osp
@@ -13,12 +16,13 @@ import sys
 from typing import Dict, List, Optional, Tuple
 
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
 
 from videomae_det.engine.config_checks import (ConfigError, check_data_paths, data_paths,
                                                load_config)
 from videomae_det.engine.distributed import init_cpu_process_group, shutdown_process_group
+from videomae_det.engine.runner import DetectorRunner
 from videomae_det.formats import read_label_map
+from videomae_det.models.weights import UnsafeCheckpointError
 from videomae_det.utils import cli
 
 
@@ -27,6 +31,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('config', help='the config the checkpoint was trained with')
     parser.add_argument('checkpoint', help='detector checkpoint written by tools/train.py')
     parser.add_argument('--out', help='write the detections as an AVA result CSV here')
+    parser.add_argument('--partial-load', action='store_true',
+                        help='load the keys that fit and report the rest instead of refusing '
+                        'a checkpoint that does not match the config')
     parser.add_argument('--work-dir', help='where the test log goes (default: '
                         'work_dirs/<config name>)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
@@ -45,6 +52,7 @@ def build_config(args: argparse.Namespace) -> Config:
     name = osp.splitext(osp.basename(args.config))[0]
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join('work_dirs', name)
     cfg.load_from = args.checkpoint
+    cfg.partial_load = args.partial_load
     cfg.resume = False
     if 'backbone' in cfg.model:
         # the detector's weights come from the checkpoint: don't read the VideoMAE file too
@@ -89,9 +97,12 @@ def _main(argv: Optional[List[str]] = None) -> int:
     init_cpu_process_group(args.launcher)
     try:
         metrics, rank = evaluate(cfg)
+    except UnsafeCheckpointError:  # names the file already; cli.run reports it (exit 2)
+        raise
     except pickle.UnpicklingError as err:  # torch's message does not name the file
         raise cli.UsageError(f'{args.checkpoint}: {cli.describe(err)}') from err
-    shutdown_process_group()
+    finally:  # also when the weights do not fit (WeightsMismatchError, exit 2)
+        shutdown_process_group()
     if rank == 0:
         print(format_table(metrics, label_map_of(cfg)))
         if args.out:
@@ -101,7 +112,7 @@ def _main(argv: Optional[List[str]] = None) -> int:
 
 def evaluate(cfg: Config) -> Tuple[Dict[str, float], int]:
     """Run the test loop of ``cfg`` (checkpoint in ``load_from``) -> (metrics, rank)."""
-    runner = Runner.from_cfg(cfg)
+    runner = DetectorRunner.from_cfg(cfg)
     return runner.test(), runner.rank
 
 

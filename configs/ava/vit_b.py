@@ -60,9 +60,12 @@ test_pipeline = [
     dict(type=WidenBoxes, width_ratio=0.1, height_ratio=0.05),
     dict(type=PackActionInputs),
 ]
-dataset_common = dict(type=AVAVideoDataset, data_root=data_root, layout='clips',
-                      clip_dir='clips/trainval', clip_len=clip_len,
-                      frame_interval=frame_interval)
+# where the video data is: 1-second clips (see videomae_det/datasets/layouts.py for frame
+# folders, e.g. PySlowFast's dict(type='frames', dir='frames', fps=30, start_sec=900,
+# template='{movie}/{movie}_{index:06d}.jpg'), or whole videos)
+layout = dict(type='clips', dir='clips/trainval', fps=25)
+dataset_common = dict(type=AVAVideoDataset, data_root=data_root, layout=layout,
+                      clip_len=clip_len, frame_interval=frame_interval)
 train_dataloader = dict(
     batch_size=batch_per_gpu,
     num_workers=8,

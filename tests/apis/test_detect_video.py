@@ -27,7 +27,7 @@ def test_init_detector_loads_the_checkpoint(tiny_config, tiny_checkpoint, model)
 
 def test_init_detector_refuses_a_checkpoint_of_another_model(tiny_config, tmp_path):
     torch.save(dict(state_dict={'backbone.foo': torch.zeros(2)}, meta={}), tmp_path / 'x.pth')
-    with pytest.raises(ValueError, match=r'x\.pth.*missing'):
+    with pytest.raises(ValueError, match=r'(?s)x\.pth.*missing.*backbone\.foo.*likely cause'):
         init_detector(tiny_config, tmp_path / 'x.pth')
 
 
@@ -130,8 +130,8 @@ def test_same_scores_as_the_validation_dataset(model, mini_ava, mini_ava_movie):
     ds_cfg = dict(model.cfg.val_dataloader.dataset)
     ds_cfg.update(data_root=str(mini_ava), ann_file='annotations/ava_val_v2.2_min.json',
                   proposal_file='boxes/ava_val_det_person_bbox.json', det_score_thr=0.8,
-                  layout='videos', video_dir=str(mini_ava_movie['path'].parent),
-                  video_start_sec=mini_ava_movie['first_sec'])
+                  layout=dict(type='videos', dir=str(mini_ava_movie['path'].parent),
+                              start_sec=mini_ava_movie['first_sec']))
     dataset = DATASETS.build(ds_cfg)
     expected = {}
     for i in range(len(dataset)):
@@ -152,3 +152,63 @@ def test_same_scores_as_the_validation_dataset(model, mini_ava, mini_ava_movie):
         np.testing.assert_allclose(r.boxes_norm[mine], boxes[order], atol=1e-4)
         # OpenCV (streaming) and decord (dataset) decode the same pixels: float noise only
         np.testing.assert_allclose(r.action_scores[mine], scores[order], atol=1e-5)
+
+
+def test_a_config_stored_in_a_checkpoint_is_never_executed(tiny_config, tiny_checkpoint,
+                                                           tmp_path):
+    """init_detector(None, ckpt) reads meta['cfg'] as data: a stored config carrying code
+    (here: one that would create a file) is refused and the code does not run."""
+    from videomae_det.models.weights import ConfigTextError
+    marker = tmp_path / 'pwned'
+    state = torch.load(tiny_checkpoint, weights_only=True)
+    evil = (f'import pathlib\npathlib.Path({str(marker)!r}).write_text("ran")\n'
+            + state['meta']['cfg'])
+    hidden = state['meta']['cfg'].replace(
+        'max_epochs = ', f'x = open({str(marker)!r}, "w").write("ran")\nmax_epochs = ', 1)
+    for i, text in enumerate((evil, hidden)):
+        path = tmp_path / f'evil{i}.pth'
+        torch.save(dict(state_dict=state['state_dict'], meta=dict(cfg=text)), path)
+        with pytest.raises(ConfigTextError, match=r'evil\d\.pth.*not .*pass the config file'):
+            init_detector(None, path)
+        assert not marker.exists()
+    # with the config given, the stored text is not even looked at
+    model = init_detector(tiny_config, tmp_path / 'evil0.pth')
+    assert not marker.exists() and not model.training
+
+
+def test_variable_frame_rate_video_takes_clips_by_timestamp(model, tmp_path, monkeypatch):
+    """On a VFR video (1 s at 25 fps, 2 s at 10 fps, 1 s at 30 fps) keyframes and clip
+    frames are those of nearest timestamp; the grey level of each frame tells its index."""
+    from videomae_det.apis import inference
+    from videomae_det.visualization.synthetic import write_vfr_video
+    times = np.r_[np.arange(25) * 0.04, 1.0 + np.arange(20) * 0.1, 3.0 + np.arange(30) / 30]
+    frames = np.stack([np.full((64, 80, 3), 3 * i + 10, np.uint8) for i in range(len(times))])
+    path = tmp_path / 'phone.mp4'
+    write_vfr_video(path, frames, times)
+
+    def index_of(frame):
+        return int(round((float(frame.mean()) - 10) / 3))
+
+    seen_clips, seen_keyframes = {}, {}
+    real_call = inference.ClipPreparer.__call__
+
+    def spy(self, clip, boxes, scores, video_id, timestamp):
+        seen_clips[timestamp] = [index_of(f) for f in clip]
+        return real_call(self, clip, boxes, scores, video_id, timestamp)
+
+    def detector(frame, video_id, timestamp):
+        seen_keyframes[timestamp] = index_of(frame)
+        return np.array([[10., 10., 50., 60.]], np.float32), np.array([0.9], np.float32)
+
+    monkeypatch.setattr(inference.ClipPreparer, '__call__', spy)
+    results = list(detect_video(model, path, detector, keyframe_interval=1.0, with_frames=True))
+    assert [r.timestamp for r in results] == [0, 1, 2, 3]
+    assert [r.frame_index for r in results] == [0, 25, 35, 45]
+    assert seen_keyframes == {0: 0, 1: 25, 2: 35, 3: 45}
+    spec = inference.clip_spec_of(model.cfg)  # 8 frames 4 apart at 25 fps: 0.16 s steps
+    for t, clip in seen_clips.items():
+        sampled = t + (np.arange(spec.clip_len) - spec.clip_len // 2) * spec.frame_interval / 25
+        expected = [int(np.argmin(np.abs(times - s) - 1e-9 * np.arange(len(times))))
+                    for s in sampled]
+        assert clip == expected, t
+    assert [i for r in results for i, _ in r.frames] == list(range(len(times)))

@@ -10,245 +10,35 @@ whatever the storage layout; for other layouts the nearest stored frame to each 
 time is decoded. Before the first or after the last stored frame of a movie the edge frame
 repeats.
 
-Storage layouts (``layout=``), paths relative to ``data_root``:
+Storage layouts (``layout=dict(type='clips'|'frames'|'videos', dir=..., ...)``, paths
+relative to ``data_root``): see :mod:`videomae_det.datasets.layouts`. The stored frames
+must have the width/height the ``*_min.json`` gives (its boxes are pixels of them): a movie
+whose frames decode at another size raises :class:`FrameSizeMismatchError` naming it.
 
-``clips`` (default)
-    ``<clip_dir>/<movie>/<sec>.mp4``: 1-second clips at ``clip_fps`` (25); frame ``k`` of
-    ``<sec>.mp4`` is time ``sec + k / clip_fps``. The first and last stored seconds of a
-    movie are found by listing its folder.
-``frames``
-    ``<frame_dir>/<movie>/img_%05d.jpg`` at ``frame_fps`` (30), numbered from 1, the folder
-    starting at movie second ``frame_start_sec`` (900): the frame of time ``τ`` is
-    ``round((τ − 900) · 30) + 1``, so keyframe ``t`` is frame ``(t − 900) · 30 + 1`` (the
-    mmaction2/SlowFast convention for AVA frames cut from the 15-minute segments).
-``videos``
-    ``<video_dir>/<movie>.<ext>``: one video per movie whose time 0 is movie second
-    ``video_start_sec`` (0 for the raw AVA movies, 900 for the 15-minute cuts).
+Person boxes for validation/test (``proposal_file``) may be a COCO results JSON, a person-box
+CSV (PySlowFast's predicted boxes) or mmaction2's proposals pickle
+(:mod:`videomae_det.formats.detections`).
 """
 import contextlib
 import io
 import logging
 import os
 import warnings
-from collections import defaultdict
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
-import cv2
 import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 from videomae_det.formats import AVAFormatError, load_min_json, read_person_detections
-from videomae_det.datasets.video_io import VideoDecodeError, VideoReader
+from videomae_det.datasets.layouts import (FrameSizeMismatchError, MissingClipError,  # noqa: F401
+                                           build_layout, clip_frame_indices, nearest_frames,
+                                           sampling_times)
+from videomae_det.datasets.video_io import VideoDecodeError
 from videomae_det.registry import DATASETS
 
 
 NUM_CLASSES = 80  # AVA action ids run 1..80; column i of a multi-hot vector is id i + 1
-
-
-class MissingClipError(FileNotFoundError):
-    """A stored clip/frame/video needed for a sample is absent."""
-
-
-def sampling_times(timestamp: float, clip_len: int, frame_interval: int,
-                   sample_fps: float) -> np.ndarray:
-    """Times (movie seconds) of the ``clip_len`` frames of the clip around keyframe
-    ``timestamp``; the keyframe is position ``clip_len // 2``. Shape (clip_len,)."""
-    offsets = (np.arange(clip_len) - clip_len // 2) * frame_interval
-    return timestamp + offsets / float(sample_fps)
-
-
-def nearest_frames(times: np.ndarray, fps: float, origin: float = 0.0, first: int = 0,
-                   last: Optional[int] = None) -> np.ndarray:
-    """Index of the stored frame nearest each time: ``round((τ − origin) · fps)``, clamped to
-    ``[first, last]`` (so frames beyond a movie's edges repeat the edge frame)."""
-    # +1e-6 keeps exact multiples (the common case) from rounding down through float error
-    idx = np.floor((np.asarray(times, np.float64) - origin) * fps + 0.5 + 1e-6).astype(np.int64)
-    return np.clip(idx, first, last if last is not None else np.iinfo(np.int64).max)
-
-
-def clip_frame_indices(times: np.ndarray, first_sec: int, last_sec: int,
-                       clip_fps: int = 25) -> List[Tuple[int, int]]:
-    """(second, frame within that second's clip) of each time in the ``clips`` layout.
-
-    ``first_sec``/``last_sec``: the movie's first and last stored clips; times outside
-    repeat the first frame of ``first_sec`` or the last frame of ``last_sec``.
-    """
-    glob = nearest_frames(times, clip_fps, 0.0, first_sec * clip_fps,
-                          last_sec * clip_fps + clip_fps - 1)
-    return [(int(g // clip_fps), int(g % clip_fps)) for g in glob]
-
-
-class _Layout:
-    """Finds and decodes the frames of one storage layout. Subclasses fill ``missing`` and
-    ``load``; directory listings are cached per process."""
-
-    def __init__(self, root: str, num_threads: int):
-        self.root = root
-        self.num_threads = num_threads
-        self._listing: Dict[str, Dict[str, str]] = {}
-
-    def _list(self, folder: str) -> Dict[str, str]:
-        if folder not in self._listing:
-            try:
-                names = os.listdir(folder)
-            except FileNotFoundError:
-                names = []
-            self._listing[folder] = {os.path.splitext(n)[0]: n for n in names
-                                     if not n.startswith('.')}
-        return self._listing[folder]
-
-    def needed(self, movie: str, timestamp: int, times: np.ndarray) -> List[Tuple[int, str]]:
-        """[(movie second, path)] of the files the frames at ``times`` come from (the movie's
-        folder, ending in a separator, when the movie has no stored data at all)."""
-        raise NotImplementedError
-
-    def missing(self, movie: str, timestamp: int, times: np.ndarray) -> List[Tuple[int, str]]:
-        """The entries of :meth:`needed` that are absent (by the cached folder listings)."""
-        return [(sec, path) for sec, path in self.needed(movie, timestamp, times)
-                if os.path.basename(path) not in self._list(os.path.dirname(path)).values()]
-
-    def load(self, movie: str, timestamp: int, times: np.ndarray) -> np.ndarray:
-        """uint8 (T, H, W, 3) RGB frames at ``times``."""
-        raise NotImplementedError
-
-    @staticmethod
-    def _raise_missing(movie, sec, path):
-        raise MissingClipError(f'missing video data for movie {movie!r}, second {sec}: '
-                               f'expected {path}')
-
-
-class ClipsLayout(_Layout):
-
-    def __init__(self, root, num_threads, clip_fps: int = 25):
-        super().__init__(root, num_threads)
-        self.clip_fps = clip_fps
-
-    def _movie_seconds(self, movie: str) -> List[int]:
-        listing = self._list(os.path.join(self.root, movie))
-        return sorted(int(k) for k, n in listing.items() if k.isdigit() and n.endswith('.mp4'))
-
-    def _plan(self, movie, timestamp, times):
-        seconds = self._movie_seconds(movie)
-        if not seconds:
-            return None
-        return clip_frame_indices(times, seconds[0], seconds[-1], self.clip_fps), set(seconds)
-
-    def _path(self, movie, sec):
-        return os.path.join(self.root, movie, f'{sec}.mp4')
-
-    def needed(self, movie, timestamp, times):
-        plan = self._plan(movie, timestamp, times)
-        if plan is None:
-            return [(timestamp, os.path.join(self.root, movie) + os.sep)]
-        return [(sec, self._path(movie, sec)) for sec in sorted({s for s, _ in plan[0]})]
-
-    def load(self, movie, timestamp, times):
-        plan = self._plan(movie, timestamp, times)
-        if plan is None:
-            self._raise_missing(movie, timestamp, os.path.join(self.root, movie) + os.sep)
-        frames, present = plan
-        by_sec: Dict[int, List[Tuple[int, int]]] = defaultdict(list)
-        for pos, (sec, k) in enumerate(frames):
-            by_sec[sec].append((pos, k))
-        out = None
-        for sec, items in by_sec.items():
-            path = self._path(movie, sec)
-            if sec not in present or not os.path.isfile(path):
-                self._raise_missing(movie, sec, path)
-            reader = VideoReader(path, num_threads=self.num_threads)
-            # a clip a frame short (rounding when it was cut) repeats its last frame
-            decoded = reader.read([min(k, reader.num_frames - 1) for _, k in items])
-            if out is None:
-                out = np.empty((len(frames), ) + decoded.shape[1:], np.uint8)
-            elif decoded.shape[1:] != out.shape[1:]:
-                raise VideoDecodeError(path, f'frame size {decoded.shape[1:3]} differs from '
-                                       f'the other clips of the movie {out.shape[1:3]}')
-            out[[pos for pos, _ in items]] = decoded
-        return out
-
-
-class FramesLayout(_Layout):
-
-    def __init__(self, root, num_threads, frame_fps: float = 30.0, start_sec: float = 900.0,
-                 tmpl: str = 'img_{:05d}.jpg'):
-        super().__init__(root, num_threads)
-        self.frame_fps, self.start_sec, self.tmpl = frame_fps, start_sec, tmpl
-
-    def _numbers(self, movie, times):
-        listing = self._list(os.path.join(self.root, movie))
-        if not listing:
-            return None, listing
-        # frames are numbered 1..N; the count bounds the movie end
-        numbers = nearest_frames(times, self.frame_fps, self.start_sec, 0, len(listing) - 1) + 1
-        return numbers, listing
-
-    def needed(self, movie, timestamp, times):
-        numbers, _ = self._numbers(movie, times)
-        if numbers is None:
-            return [(timestamp, os.path.join(self.root, movie) + os.sep)]
-        return [(self._second(n), os.path.join(self.root, movie, self.tmpl.format(n)))
-                for n in sorted(set(numbers.tolist()))]
-
-    def _second(self, number: int) -> int:
-        return int(self.start_sec + (number - 1) // self.frame_fps)
-
-    def load(self, movie, timestamp, times):
-        numbers, _ = self._numbers(movie, times)
-        if numbers is None:
-            self._raise_missing(movie, timestamp, os.path.join(self.root, movie) + os.sep)
-        cache = {}
-        for n in set(numbers.tolist()):
-            path = os.path.join(self.root, movie, self.tmpl.format(n))
-            img = cv2.imread(path, cv2.IMREAD_COLOR)
-            if img is None:
-                if not os.path.isfile(path):
-                    self._raise_missing(movie, self._second(n), path)
-                raise VideoDecodeError(path, 'not a readable image')
-            cache[n] = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-        return np.stack([cache[n] for n in numbers.tolist()])
-
-
-class VideosLayout(_Layout):
-
-    def __init__(self, root, num_threads, start_sec: float = 0.0):
-        super().__init__(root, num_threads)
-        self.start_sec = start_sec
-
-    def _path(self, movie):
-        name = self._list(self.root).get(movie)
-        return os.path.join(self.root, name) if name else None
-
-    def needed(self, movie, timestamp, times):
-        path = self._path(movie) or os.path.join(self.root, f'{movie}.<ext>')
-        return [(timestamp, path)]
-
-    def load(self, movie, timestamp, times):
-        path = self._path(movie)
-        if path is None:
-            self._raise_missing(movie, timestamp, os.path.join(self.root, f'{movie}.<ext>'))
-        reader = VideoReader(path, num_threads=self.num_threads)
-        idx = nearest_frames(times, reader.fps, self.start_sec, 0, reader.num_frames - 1)
-        return reader.read(idx)
-
-
-def make_layout(layout: str, data_root: str = '', clip_dir: str = 'clips/trainval',
-                clip_fps: int = 25, frame_dir: str = 'frames', frame_fps: float = 30.0,
-                frame_start_sec: float = 900.0, frame_tmpl: str = 'img_{:05d}.jpg',
-                video_dir: str = 'videos', video_start_sec: float = 0.0,
-                num_threads: int = 1) -> _Layout:
-    """The frame finder/decoder of a storage layout (module docstring); folders are relative
-    to ``data_root`` unless absolute."""
-    def join(p):
-        return p if os.path.isabs(p) else os.path.join(data_root, p)
-
-    if layout == 'clips':
-        return ClipsLayout(join(clip_dir), num_threads, clip_fps)
-    if layout == 'frames':
-        return FramesLayout(join(frame_dir), num_threads, frame_fps, frame_start_sec, frame_tmpl)
-    if layout == 'videos':
-        return VideosLayout(join(video_dir), num_threads, video_start_sec)
-    raise ValueError(f"layout must be 'clips', 'frames' or 'videos'; got {layout!r}")
 
 
 def _clip_to_image(boxes: np.ndarray, width: float, height: float) -> Tuple[np.ndarray, int]:
@@ -273,16 +63,17 @@ class AVAVideoDataset(BaseDataset):
     Args:
         ann_file: ``*_min.json`` (relative to ``data_root`` unless absolute).
         data_root: dataset root, e.g. ``data/ava`` or ``data/mini_ava``.
-        proposal_file: person detections (COCO results JSON); when given, they replace the
-            ground-truth boxes (validation/test), keeping those with score ≥ ``det_score_thr``.
+        proposal_file: person detections (COCO results JSON, person-box CSV or mmaction2
+            proposals pickle); when given, they replace the ground-truth boxes
+            (validation/test), keeping those with score ≥ ``det_score_thr``.
         det_score_thr: detection score threshold.
         pipeline: transforms (dicts or callables).
         test_mode: mmengine test mode (no re-fetching of failed samples).
         clip_len, frame_interval: T frames, ``frame_interval`` apart at ``sample_fps``.
-        layout: ``'clips'`` | ``'frames'`` | ``'videos'`` (module docstring).
-        clip_dir, clip_fps: ``clips`` layout folder (under ``data_root``) and frame rate.
-        frame_dir, frame_fps, frame_start_sec, frame_tmpl: ``frames`` layout.
-        video_dir, video_start_sec: ``videos`` layout.
+        layout: storage layout dict, e.g. ``dict(type='frames', dir='frames', fps=30,
+            start_sec=900, template='{movie}/{movie}_{index:06d}.jpg')``, or just its type
+            (:mod:`videomae_det.datasets.layouts`; default ``dict(type='clips',
+            dir='clips/trainval', fps=25)``).
         skip_missing: drop samples whose stored video is missing (counted in the log)
             instead of raising; while training, a sample that fails to decode is also
             replaced by another one.
@@ -301,25 +92,15 @@ class AVAVideoDataset(BaseDataset):
                  clip_len: int = 16,
                  frame_interval: int = 4,
                  sample_fps: float = 25.0,
-                 layout: str = 'clips',
-                 clip_dir: str = 'clips/trainval',
-                 clip_fps: int = 25,
-                 frame_dir: str = 'frames',
-                 frame_fps: float = 30.0,
-                 frame_start_sec: float = 900.0,
-                 frame_tmpl: str = 'img_{:05d}.jpg',
-                 video_dir: str = 'videos',
-                 video_start_sec: float = 0.0,
+                 layout: Union[str, dict] = 'clips',
                  skip_missing: bool = False,
                  num_threads: int = 1,
                  **kwargs):
         self.clip_len, self.frame_interval, self.sample_fps = clip_len, frame_interval, sample_fps
         self.det_score_thr = det_score_thr
         self.skip_missing = skip_missing
-        self.layout = layout
-        self._layout = make_layout(layout, data_root, clip_dir, clip_fps, frame_dir, frame_fps,
-                                   frame_start_sec, frame_tmpl, video_dir, video_start_sec,
-                                   num_threads)
+        self._layout = build_layout(layout, data_root, num_threads)
+        self.layout = self._layout.type
         if proposal_file and not os.path.isabs(proposal_file):
             proposal_file = os.path.join(data_root, proposal_file)
         self.proposal_file = proposal_file
@@ -430,8 +211,19 @@ class AVAVideoDataset(BaseDataset):
                               self.sample_fps)
 
     def load_frames(self, info: dict) -> np.ndarray:
-        """uint8 (clip_len, H, W, 3) RGB frames of the clip around ``info``'s keyframe."""
-        return self._layout.load(info['movie'], info['timestamp'], self._times(info))
+        """uint8 (clip_len, H, W, 3) RGB frames of the clip around ``info``'s keyframe.
+
+        Raises :class:`FrameSizeMismatchError` when they are not the size the annotation
+        file gives the movie (its boxes are pixels of that size)."""
+        imgs = self._layout.load(info['movie'], info['timestamp'], self._times(info))
+        if tuple(imgs.shape[1:3]) != tuple(info['ori_shape']):
+            (h, w), (jh, jw) = imgs.shape[1:3], info['ori_shape']
+            raise FrameSizeMismatchError(
+                f'movie {info["movie"]}: stored frames under {self._layout.root} are {w}x{h} '
+                f'but {self.ann_file} gives {jw}x{jh} (its boxes are pixels of that size); '
+                f'rebuild the JSON from these frames with tools/data/ava/csv_to_min_json.py or '
+                f'point the layout at the frames it was made for')
+        return imgs
 
     def prepare_data(self, idx: int):
         results = self.get_data_info(idx)

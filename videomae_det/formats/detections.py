@@ -330,14 +330,20 @@ def read_person_detections(path: PathLike, min_json: dict,
         skipped=skipped, source_format=fmt)
 
 
-def to_coco_results(dets: PersonDetections) -> List[dict]:
+def to_coco_results(dets: PersonDetections, min_json: Optional[dict] = None) -> List[dict]:
     """:class:`PersonDetections` -> a COCO results list (bbox [x, y, w, h] pixels), sorted
-    by image id then descending score."""
+    by image id then descending score. With ``min_json`` each entry also carries the
+    keyframe's ``movie`` and ``timestamp`` (COCO readers ignore them; ours check them against
+    the id, so the file cannot be silently read against a JSON numbered otherwise)."""
+    images = {int(img['id']): img for img in (min_json or {}).get('images', [])}
     out = []
     for img_id in sorted(dets.boxes):
         b, s = dets.boxes[img_id], dets.scores[img_id]
+        key = {}
+        if img_id in images:
+            key = dict(movie=images[img_id]['movie'], timestamp=int(images[img_id]['timestamp']))
         for j in np.argsort(-s, kind='stable'):
             x1, y1, x2, y2 = (float(v) for v in b[j])
             out.append(dict(image_id=int(img_id), category_id=1, score=float(s[j]),
-                            bbox=[x1, y1, x2 - x1, y2 - y1]))
+                            bbox=[x1, y1, x2 - x1, y2 - y1], **key))
     return out

@@ -9,8 +9,9 @@ w, h] pixels, score[, category_id]}]`` (ids must belong to ``--ann``: checked, n
 reassigned); a CSV ``video_id,timestamp,x1,y1,x2,y2[,action_id],score`` with normalised
 boxes (ours, PySlowFast's predicted boxes); mmaction2's proposals pickle ``{"movie,ts":
 array (N, 5)}``, read without running any code from it. The output uses the image ids and
-sizes of ``--ann`` and keeps every score (the dataset applies the threshold); non-finite
-values are refused, never written.
+sizes of ``--ann`` plus each keyframe's ``movie`` and ``timestamp`` (checked against the id
+whenever the file is read), and keeps every score (the dataset applies the threshold);
+non-finite values are refused, never written.
 """
 import sys
 from pathlib import Path
@@ -24,8 +25,9 @@ from videomae_det.utils import cli  # noqa: E402
 
 def convert(dets_path: str, ann_path: str):
     """-> (COCO results list, number of detections on keyframes absent from ``ann_path``)."""
-    dets = read_person_detections(dets_path, load_min_json(ann_path), ann_path)
-    return to_coco_results(dets), dets.skipped
+    min_json = load_min_json(ann_path)
+    dets = read_person_detections(dets_path, min_json, ann_path)
+    return to_coco_results(dets, min_json), dets.skipped
 
 
 def parse_args(argv=None):
