@@ -73,7 +73,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    'wall clock (auto: on for cameras and stream URLs)')
     p.add_argument('--show', action='store_true', help='show the annotated frames in a window '
                    '(q or Esc stops)')
-    p.add_argument('--log-interval', type=cli.positive, default=5.0,
+    p.add_argument('--log-interval', type=cli.non_negative, default=5.0,
                    help='seconds between progress lines for live sources (default 5)')
     args = p.parse_args(argv)
     if not (args.out or args.csv or args.json):

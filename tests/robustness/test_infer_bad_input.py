@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from conftest import REPO, Case, check_case, run_cases
+from bad_input import REPO, Case, check_case, run_cases
 
 pytestmark = pytest.mark.slow  # builds the model in one subprocess: about a minute
 

@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from conftest import REPO, Case, check_case, run_cases
+from bad_input import REPO, Case, check_case, run_cases
 
 FIXTURES = REPO / 'tests' / 'fixtures' / 'eval_detection'
 OK = ['gt.csv', 'pred.csv', '--label-map', 'map.pbtxt']

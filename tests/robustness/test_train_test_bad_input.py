@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, Case, check_case, run_cases
+from bad_input import REPO, Case, check_case, run_cases
 
 pytestmark = pytest.mark.slow  # builds models in subprocesses: a few minutes
 
