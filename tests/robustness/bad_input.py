@@ -7,6 +7,7 @@ imported once per table rather than once per case. For each case it records the 
 status, stdout, stderr and every file of the workspace that was created, changed or
 removed by that case.
 """
+import fnmatch
 import hashlib
 import json
 import os
@@ -67,8 +68,9 @@ json.dump(results, open(results_file, 'w'))
 
 class Case(NamedTuple):
     """One bad input: ``argv`` (paths relative to the workspace), the expected exit status,
-    a regex the first line of stderr must match, and the files (relative to the workspace)
-    the case may write; everything else must stay byte-identical."""
+    a regex the first line of stderr must match, and glob patterns of the files (relative
+    to the workspace) the case may write, e.g. the log folder of a run; everything else must
+    stay byte-identical."""
     name: str
     argv: Sequence[str]
     code: int
@@ -78,9 +80,11 @@ class Case(NamedTuple):
 
 def run_cases(tool: str, cases: Sequence[Case], workspace: Path,
               env: Optional[Dict[str, str]] = None, timeout: int = 1500) -> Dict[str, dict]:
-    """Run ``tools/<tool>.py`` on every case (cwd = ``workspace``); {case name: result}."""
-    cases_file, results_file = workspace.parent / f'{tool}_cases.json', \
-        workspace.parent / f'{tool}_results.json'
+    """Run ``tools/<tool>.py`` (``tool`` may be ``data/ava/x``) on every case, cwd =
+    ``workspace``; {case name: result}."""
+    stem = tool.replace('/', '_')
+    cases_file = workspace.parent / f'{stem}_cases.json'
+    results_file = workspace.parent / f'{stem}_results.json'
     cases_file.write_text(json.dumps([dict(argv=list(c.argv)) for c in cases]))
     driver = workspace.parent / 'driver.py'
     driver.write_text(_DRIVER)
@@ -105,7 +109,8 @@ def check_case(case: Case, result: dict) -> None:
     first = err.strip().splitlines()[0] if err.strip() else ''
     assert re.match(case.first_line, first), f'first line {first!r}\n{shown}'
     assert len(first) <= 400, 'a message line must not quote a whole row'
-    unexpected = [f for f in result['changed'] if f not in case.may_write]
+    unexpected = [f for f in result['changed']
+                  if not any(fnmatch.fnmatch(f, pattern) for pattern in case.may_write)]
     assert not unexpected, f'files created/changed/removed: {unexpected}'
     assert not [f for f in result['changed'] if TEMPORARY.match(Path(f).name)]
 

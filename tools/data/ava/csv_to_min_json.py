@@ -86,7 +86,7 @@ def main(argv=None) -> int:
         movie_index = read_movie_list(args.movie_list) if args.movie_list else None
     except (AVAFormatError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
-        return 1
+        return 2  # bad input (tools' exit codes: videomae_det/utils/cli.py)
     movies = sorted({m for m, _ in gt.keyframes})
     sizes, failures = {}, []
     for movie in tqdm(movies, desc='frame sizes', unit='movie', disable=len(movies) < 20):
@@ -97,7 +97,7 @@ def main(argv=None) -> int:
     if failures:
         print(f'error: {len(failures)} movie(s) without readable frames:\n  '
               + '\n  '.join(failures), file=sys.stderr)
-        return 1
+        return 2
     out = args.out or (args.csv[:-4] if args.csv.endswith('.csv') else args.csv) + '_min.json'
     try:
         data = build_min_json(gt, sizes, movie_index,
@@ -105,7 +105,7 @@ def main(argv=None) -> int:
         write_json(out, data)
     except (AVAFormatError, ValueError, OSError) as e:
         print(f'error: {e}', file=sys.stderr)
-        return 1
+        return 2
     print(f'{out}: {len(data["images"])} keyframes, {len(data["annotations"])} person boxes, '
           f'{len(sizes)} movies ({data["info"]["movie_numbering"]})')
     return 0

@@ -112,10 +112,10 @@ def main(argv=None) -> int:
         movies = find_movies(args.raw_dir, names)
     except FileNotFoundError as e:
         print(f'error: {e}', file=sys.stderr)
-        return 1
+        return 2
     if not movies:
         print(f'error: no videos ({", ".join(VIDEO_EXTS)}) in {args.raw_dir}', file=sys.stderr)
-        return 1
+        return 2
     jobs = [(m, args.out_dir, args.start, args.end, args.fps, args.short_side) for m in movies]
     made = skipped = 0
     errors: List[str] = []

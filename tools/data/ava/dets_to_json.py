@@ -46,7 +46,7 @@ def main(argv=None) -> int:
         write_json(args.out, results)
     except (AVAFormatError, ValueError, OSError) as e:
         print(f'error: {e}', file=sys.stderr)
-        return 1
+        return 2  # bad input (tools' exit codes: videomae_det/utils/cli.py)
     print(f'{args.out}: {len(results)} person boxes'
           + (f'; {skipped} on keyframes absent from {args.ann} ignored' if skipped else ''))
     return 0
