@@ -44,13 +44,18 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='a video file (mp4, avi, mkv, ...), a camera index (0), a stream URL '
                    '(rtsp://, http://, ...) or a folder of frames (with --fps)')
     p.add_argument('--config', required=True, help='model config (e.g. configs/ava/vit_b.py)')
-    p.add_argument('--checkpoint', required=True, help='trained detector checkpoint')
+    p.add_argument('--checkpoint', required=True, help='trained detector checkpoint (ours, '
+                   'or a released one as downloaded with its configs/ava/zoo config)')
+    p.add_argument('--partial-load', action='store_true',
+                   help='load the keys that fit and report the rest instead of refusing a '
+                   'checkpoint that does not match the config')
     p.add_argument('--out', help='annotated video to write (.mp4)')
     p.add_argument('--csv', help='AVA result CSV to write')
     p.add_argument('--json', help='JSON results to write')
     p.add_argument('--detector', choices=('hog', 'fasterrcnn', 'file'), default='hog',
                    help='where person boxes come from (default: OpenCV HOG, no download)')
-    p.add_argument('--boxes', help='boxes file for --detector file (AVA CSV or JSON)')
+    p.add_argument('--boxes', help='boxes file for --detector file (AVA CSV, JSON or '
+                   'mmaction2 proposals .pkl)')
     p.add_argument('--boxes-images',
                    help='*_min.json resolving the image ids of a COCO results --boxes file')
     p.add_argument('--detector-weights', help='fasterrcnn_resnet50_fpn weights for --detector '
@@ -118,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
                        '--checkpoint': args.checkpoint, '--boxes': args.boxes,
                        '--boxes-images': args.boxes_images,
                        '--detector-weights': args.detector_weights})
-    model = init_detector(args.config, args.checkpoint, device=args.device)
+    model = init_detector(args.config, args.checkpoint, device=args.device,
+                          partial_load=args.partial_load)
     detector = build_person_detector(args.detector, boxes=args.boxes,
                                      boxes_images=args.boxes_images,
                                      weights=args.detector_weights,
@@ -258,6 +264,7 @@ def infer_video(args: argparse.Namespace, model, detector) -> dict:
 
 
 def main(argv=None) -> int:
+    # errors (a missing file, an unsafe checkpoint, ...) become one message: utils/cli.py
     return cli.run(lambda argv: run(parse_args(argv)), argv)
 
 
