@@ -1,5 +1,6 @@
 """SafeCheckpointHook: atomic checkpoint files that load with weights_only=True and resume."""
 import errno
+import itertools
 import os
 
 import numpy as np
@@ -49,6 +50,9 @@ class _MeanMetric(BaseMetric):
         return dict(mAP=np.float64(np.mean(results)))  # a numpy scalar, as metrics return
 
 
+_RUN_IDS = itertools.count()
+
+
 def _runner(work_dir, max_epochs, resume=False):
     loader = dict(dataset=dict(type=_Points), batch_size=4, num_workers=0,
                   sampler=dict(type='DefaultSampler', shuffle=True))
@@ -60,7 +64,10 @@ def _runner(work_dir, max_epochs, resume=False):
         optim_wrapper=dict(optimizer=dict(type='AdamW', lr=0.01)),
         default_hooks=dict(checkpoint=dict(type=SafeCheckpointHook, interval=1,
                                            save_best='ava/mAP', rule='greater')),
-        randomness=dict(seed=0), resume=resume, default_scope=None)
+        randomness=dict(seed=0), resume=resume, default_scope=None,
+        # runners built in the same second would otherwise share one MessageHub (named by
+        # the timestamp), and a best score would leak from one test into the next
+        experiment_name=f'hooks_test_{next(_RUN_IDS)}')
 
 
 def test_plain_roundtrip_of_message_hub_values():

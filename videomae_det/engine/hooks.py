@@ -47,6 +47,7 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner import runner as mmengine_runner
 
 from videomae_det.engine.work_dir import LAST_CHECKPOINT, find_latest_checkpoint
+from videomae_det.models.weights import safe_torch_load
 from videomae_det.registry import HOOKS
 from videomae_det.utils.atomic import atomic_open, atomic_write_text
 
@@ -219,7 +220,7 @@ class SafeCheckpointHook(CheckpointHook):
         else:
             best = str(kept[1])
             try:
-                stored = torch.load(best, map_location='cpu', weights_only=True, mmap=True)
+                stored = safe_torch_load(best)
                 runner.message_hub.update_info(
                     score_key, stored['message_hub']['runtime_info'][score_key])
             except Exception as e:  # noqa: BLE001 - keep the resumed checkpoint's score
