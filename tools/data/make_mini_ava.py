@@ -9,7 +9,6 @@ Class sets: ava (12 AVA classes, AVA ids), custom5 (5 movement classes with ids 
 108, 250 and names of their own), custom100 (10 behaviours × 10 shirt colours, ids 101,
 104, ..., 398): the same videos for a seed, labelled differently.
 """
-import argparse
 import json
 import sys
 import time
@@ -19,10 +18,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a sourc
 
 from videomae_det.datasets.mini_ava import (CLASS_SETS, PRESETS,  # noqa: E402
                                             generate_mini_ava)
+from videomae_det.utils import cli  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = cli.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('out_dir', nargs='?', default='data/mini_ava',
                         help='output directory (empty, new, or an earlier mini-AVA)')
     parser.add_argument('--seed', type=int, default=0, help='random seed (same seed, same files)')
@@ -53,4 +53,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(cli.run(main))
