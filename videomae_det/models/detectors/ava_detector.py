@@ -97,8 +97,13 @@ class AVADetector(BaseModel):
         return self.roi_head.loss(logits, gt_labels)
 
     def predict(self, inputs: Tensor, data_samples: SampleList) -> SampleList:
-        """Sets ``pred_bboxes`` (M, 4 normalised xyxy) and ``pred_scores`` (M, 80) per sample."""
-        logits = self._logits(inputs, data_samples)
+        """Sets ``pred_bboxes`` (M, 4 normalised xyxy) and ``pred_scores`` (M, 80) per sample.
+
+        A clip's result does not depend on what it is batched with: padding a clip to a
+        larger neighbour adds tokens that global attention sees, so clips are scored in
+        groups of equal size, each cropped back to the padding it gets alone.
+        """
+        logits = self._grouped_logits(inputs, data_samples)
         scores = logits.float().sigmoid().cpu()
         start = 0
         for sample in data_samples:
@@ -110,6 +115,26 @@ class AVADetector(BaseModel):
             sample.pred_bboxes = normalize_boxes(proposals, sample.img_shape).clamp(0, 1)
             start += m
         return data_samples
+
+    def _grouped_logits(self, inputs: Tensor, data_samples: SampleList) -> Tensor:
+        """Logits (K, 80) in batch order, each clip run with the clips of its own size."""
+        groups: Dict[tuple, List[int]] = {}
+        for i, sample in enumerate(data_samples):
+            groups.setdefault(tuple(sample.metainfo.get('img_shape', ())), []).append(i)
+        if len(groups) == 1:
+            return self._logits(inputs, data_samples)
+        div = max(int(getattr(self.data_preprocessor, 'pad_size_divisor', 1)), 1)
+        per_sample: List[Optional[Tensor]] = [None] * len(data_samples)
+        for (h, w), indices in groups.items():
+            ph, pw = -(-h // div) * div, -(-w // div) * div
+            group = [data_samples[i] for i in indices]
+            logits = self._logits(inputs[indices][..., :ph, :pw], group)
+            start = 0
+            for i, sample in zip(indices, group):
+                m = len(self.rois_of([sample]))
+                per_sample[i] = logits[start:start + m]
+                start += m
+        return torch.cat(per_sample, dim=0)
 
 
 def _float_cpu(x) -> Tensor:
