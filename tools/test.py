@@ -2,6 +2,7 @@
 
     python tools/test.py configs/mini_ava/vit_tiny.py work_dirs/vit_tiny/best_ava_mAP_epoch_8.pth
     python tools/test.py CONFIG CHECKPOINT --out results.csv    # also write the AVA result CSV
+    python tools/test.py CONFIG CHECKPOINT --batch-size 16 --precision auto
 
 Prints the per-class AP table and the mAP. The checkpoint is one written by
 ``tools/train.py`` (it loads with ``torch.load(weights_only=True)``).
@@ -11,6 +12,7 @@ import os.path as osp
 import sys
 from typing import Dict, List, Optional, Tuple
 
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
@@ -18,6 +20,8 @@ from videomae_det.engine.config_checks import (ConfigError, DataNotFoundError, c
                                                load_config)
 from videomae_det.engine.distributed import init_cpu_process_group, shutdown_process_group
 from videomae_det.evaluation.functional import read_label_map
+from videomae_det.utils.precision import (PRECISIONS, describe, in_precision,
+                                          resolve_precision)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -29,6 +33,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'work_dirs/<config name>)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         metavar='KEY=VALUE', help='override config entries')
+    parser.add_argument('--batch-size', type=int, help='keyframe clips per forward (default: '
+                        "the config's test_dataloader.batch_size); results do not depend on it")
+    parser.add_argument('--precision', choices=PRECISIONS, default='fp32',
+                        help='bf16: bfloat16 autocast; auto: bf16 where the device has native '
+                        'bf16 (CUDA, CPUs with AVX512-BF16/AMX), else fp32 (default: fp32)')
     parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
     parser.add_argument('--local-rank', '--local_rank', type=int, default=0,
                         help=argparse.SUPPRESS)
@@ -44,6 +53,10 @@ def build_config(args: argparse.Namespace) -> Config:
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join('work_dirs', name)
     cfg.load_from = args.checkpoint
     cfg.resume = False
+    if args.batch_size is not None:
+        if args.batch_size < 1:
+            raise ConfigError(f'--batch-size must be at least 1; got {args.batch_size}')
+        cfg.test_dataloader.batch_size = args.batch_size
     if 'backbone' in cfg.model:
         # the detector's weights come from the checkpoint: don't read the VideoMAE file too
         cfg.model.backbone.pretrained = None
@@ -83,7 +96,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f'error: {err}', file=sys.stderr)
         return 2
     init_cpu_process_group(args.launcher)
-    metrics, rank = evaluate(cfg)
+    metrics, rank = evaluate(cfg, args.precision)
     shutdown_process_group()
     if rank == 0:
         print(format_table(metrics, label_map_of(cfg)))
@@ -92,9 +105,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
-def evaluate(cfg: Config) -> Tuple[Dict[str, float], int]:
-    """Run the test loop of ``cfg`` (checkpoint in ``load_from``) -> (metrics, rank)."""
+def evaluate(cfg: Config, precision: str = 'fp32') -> Tuple[Dict[str, float], int]:
+    """Run the test loop of ``cfg`` (checkpoint in ``load_from``) -> (metrics, rank).
+
+    ``precision`` (``fp32``/``bf16``/``auto``) sets the autocast of the model's forward.
+    """
     runner = Runner.from_cfg(cfg)
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    used = resolve_precision(precision, device)
+    runner.logger.info(f'test precision: {used} ({describe(device)})')
+    if used != 'fp32':
+        runner.model.test_step = in_precision(runner.model.test_step, used, device)
     return runner.test(), runner.rank
 
 

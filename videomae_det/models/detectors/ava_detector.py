@@ -117,23 +117,27 @@ class AVADetector(BaseModel):
         return data_samples
 
     def _grouped_logits(self, inputs: Tensor, data_samples: SampleList) -> Tensor:
-        """Logits (K, 80) in batch order, each clip run with the clips of its own size."""
+        """Logits (K, 80) in batch order, each clip's equal to what it gets alone.
+
+        The backbone runs once per group of equal-size clips; the head, which costs little,
+        runs clip by clip: a matrix product over a different number of boxes may round
+        differently (BLAS picks its kernel by size), which would make scores depend on the
+        batch in the last bit.
+        """
         groups: Dict[tuple, List[int]] = {}
         for i, sample in enumerate(data_samples):
             groups.setdefault(tuple(sample.metainfo.get('img_shape', ())), []).append(i)
-        if len(groups) == 1:
-            return self._logits(inputs, data_samples)
         div = max(int(getattr(self.data_preprocessor, 'pad_size_divisor', 1)), 1)
         per_sample: List[Optional[Tensor]] = [None] * len(data_samples)
-        for (h, w), indices in groups.items():
-            ph, pw = -(-h // div) * div, -(-w // div) * div
-            group = [data_samples[i] for i in indices]
-            logits = self._logits(inputs[indices][..., :ph, :pw], group)
-            start = 0
-            for i, sample in zip(indices, group):
-                m = len(self.rois_of([sample]))
-                per_sample[i] = logits[start:start + m]
-                start += m
+        for shape, indices in groups.items():
+            clips = inputs[indices]
+            if len(groups) > 1:  # crop to the padding this group gets alone
+                h, w = shape
+                clips = clips[..., :-(-h // div) * div, :-(-w // div) * div]
+            feat = self.extract_feat(clips)
+            for j, i in enumerate(indices):
+                rois = self.rois_of([data_samples[i]]).to(feat.device)
+                per_sample[i] = self.roi_head(feat[j:j + 1], rois)
         return torch.cat(per_sample, dim=0)
 
 
