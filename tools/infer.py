@@ -2,7 +2,8 @@
 
     python tools/infer.py VIDEO --config CFG --checkpoint CKPT --out out.mp4 \\
         [--csv out.csv] [--json out.json] [--detector hog|fasterrcnn|file] [--boxes FILE] \\
-        [--threshold 0.3] [--keyframe-interval 1.0] [--device cpu]
+        [--threshold 0.3] [--keyframe-interval 1.0] [--device cpu] [--batch-size 4] \
+        [--precision fp32|bf16|auto]
 
 Writes an annotated copy of the video (every input frame, same size and frame count; each
 keyframe's boxes and top actions stay on screen until the next keyframe), the results as
@@ -26,6 +27,7 @@ from videomae_det.apis import (build_person_detector, count_keyframes, detect_vi
 from videomae_det.apis.action_names import AVA_ACTION_NAMES
 from videomae_det.apis.video_stream import VideoStream
 from videomae_det.datasets.video_io import VideoDecodeError
+from videomae_det.utils.precision import PRECISIONS, in_precision, resolve_precision
 from videomae_det.visualization import StreamingVideoWriter, draw_detections
 
 
@@ -55,9 +57,16 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='seconds added to timestamps (movie time of the first frame)')
     p.add_argument('--max-actions', type=int, default=3, help='labels drawn per person')
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    p.add_argument('--batch-size', type=int, default=4,
+                   help='keyframe clips per forward (default 4; results do not depend on it)')
+    p.add_argument('--precision', choices=PRECISIONS, default='fp32',
+                   help='bf16: bfloat16 autocast; auto: bf16 where the device has native bf16 '
+                   '(CUDA, CPUs with AVX512-BF16/AMX), else fp32 (default: fp32)')
     args = p.parse_args(argv)
     if not (args.out or args.csv or args.json):
         p.error('nothing to write: give --out, --csv and/or --json')
+    if args.batch_size < 1:
+        p.error(f'--batch-size must be at least 1; got {args.batch_size}')
     if args.detector == 'file' and not args.boxes:
         p.error('--detector file needs --boxes')
     if args.detector == 'fasterrcnn' and not args.detector_weights:
@@ -94,6 +103,8 @@ class _DrawingWriter(threading.Thread):
 def run(args: argparse.Namespace) -> int:
     """Build the model and person detector of ``args``, infer, report; the exit status."""
     model = init_detector(args.config, args.checkpoint, device=args.device)
+    if resolve_precision(args.precision, args.device) != 'fp32':
+        model.test_step = in_precision(model.test_step, args.precision, args.device)
     detector = build_person_detector(args.detector, boxes=args.boxes,
                                      boxes_images=args.boxes_images,
                                      weights=args.detector_weights,
@@ -140,7 +151,8 @@ def infer_video(args: argparse.Namespace, model, detector) -> dict:
         for result in detect_video(model, args.video, detector, args.keyframe_interval,
                                    args.threshold, video_id=video_id,
                                    time_offset=args.time_offset,
-                                   action_ids=label_names.keys(), with_frames=drawer is not None):
+                                   action_ids=label_names.keys(), with_frames=drawer is not None,
+                                   batch_size=args.batch_size):
             if drawer is not None:
                 if drawer.error is not None:
                     raise drawer.error

@@ -389,7 +389,8 @@ def detect_video(model: nn.Module,
                  time_offset: float = 0.0,
                  action_ids: Optional[Iterable[int]] = None,
                  with_frames: bool = False,
-                 queue_size: int = 4) -> Iterator[KeyframeResult]:
+                 queue_size: int = 4,
+                 batch_size: int = 1) -> Iterator[KeyframeResult]:
     """Detect people and their actions on a video, keyframe by keyframe.
 
     Keyframes are every ``keyframe_interval`` seconds from the start (AVA: 1 per second).
@@ -412,6 +413,8 @@ def detect_video(model: nn.Module,
             names, else all 80).
         with_frames: attach to each result the frames it is shown on (for drawing).
         queue_size: prepared keyframes waiting for the model (bounds memory).
+        batch_size: keyframe clips per forward (more is faster where memory allows; the
+            results are the same as one by one).
 
     Yields:
         :class:`KeyframeResult` in keyframe order.
@@ -431,7 +434,9 @@ def detect_video(model: nn.Module,
     action_ids = sorted(set(int(a) for a in action_ids))
     if video_id is None:
         video_id = Path(video_path).stem
-    out: queue.Queue = queue.Queue(maxsize=queue_size)
+    if batch_size < 1:
+        raise ValueError(f'batch_size must be at least 1; got {batch_size}')
+    out: queue.Queue = queue.Queue(maxsize=max(queue_size, batch_size))
     producer = _Producer(stream, schedule, person_detector, ClipPreparer(cfg), video_id,
                          time_offset, with_frames, out)
     producer.start()
@@ -439,6 +444,14 @@ def detect_video(model: nn.Module,
     results: Dict[int, KeyframeResult] = {}
     frames: Dict[int, list] = {}
     next_k = 0
+    pending: List[_Job] = []  # prepared clips waiting for a full batch
+
+    def score_pending():
+        for job, result in zip(pending, _score(model, pending, video_id, time_offset,
+                                               video_shape, score_threshold, action_ids)):
+            results[job.keyframe.index] = result
+        pending.clear()
+
     try:
         while True:
             item = out.get()
@@ -447,13 +460,17 @@ def detect_video(model: nn.Module,
             if isinstance(item, tuple):
                 frames[item[1]] = item[2]
             else:
-                results[item.keyframe.index] = _score(model, item, video_id, time_offset,
-                                                      video_shape, score_threshold, action_ids)
+                pending.append(item)
+                # a keyframe without people waits only behind clips already waiting
+                if (len(pending) == 1 and item.sample is None) or sum(
+                        job.sample is not None for job in pending) >= batch_size:
+                    score_pending()
             while next_k in results and (not with_frames or next_k in frames):
                 result = results.pop(next_k)
                 result.frames = frames.pop(next_k, None)
                 next_k += 1
                 yield result
+        score_pending()
         # the producer sends every keyframe's frames before ending; flush what is complete
         while next_k in results:
             result = results.pop(next_k)
@@ -468,27 +485,34 @@ def detect_video(model: nn.Module,
 
 
 @torch.no_grad()
-def _score(model: nn.Module, job: _Job, video_id: str, time_offset: float,
+def _score(model: nn.Module, jobs: Sequence[_Job], video_id: str, time_offset: float,
            video_shape: Tuple[int, int], threshold: float,
-           action_ids: Sequence[int]) -> KeyframeResult:
-    kf = job.keyframe
-    if job.sample is None:  # nobody on this keyframe: nothing to classify
-        boxes = np.zeros((0, 4), np.float32)
-        norm, person, scores = boxes, np.zeros((0,), np.float32), np.zeros(
-            (0, NUM_ACTIONS), np.float32)
-    else:
-        pred = model.test_step(dict(inputs=[job.sample['inputs']],
-                                    data_samples=[job.sample['data_samples']]))[0]
-        norm = pred.pred_bboxes.detach().cpu().float().numpy().reshape(-1, 4)
-        scores = pred.pred_scores.detach().cpu().float().numpy().reshape(-1, NUM_ACTIONS)
-        person = np.asarray(job.scores, np.float32)
-        h, w = video_shape
-        boxes = (norm * np.array([w, h, w, h], np.float32)).astype(np.float32)
-    return KeyframeResult(
-        video_id=video_id, timestamp=round(time_offset + kf.time, 6), frame_index=kf.frame_index,
-        boxes=boxes, boxes_norm=norm.astype(np.float32), person_scores=person,
-        action_scores=scores.astype(np.float32),
-        actions=top_actions(scores, threshold, action_ids))
+           action_ids: Sequence[int]) -> List[KeyframeResult]:
+    """Results of ``jobs``, their clips scored in one forward."""
+    with_people = [job for job in jobs if job.sample is not None]
+    preds = iter(model.test_step(dict(
+        inputs=[job.sample['inputs'] for job in with_people],
+        data_samples=[job.sample['data_samples'] for job in with_people])) if with_people else ())
+    results = []
+    for job in jobs:
+        kf = job.keyframe
+        if job.sample is None:  # nobody on this keyframe: nothing to classify
+            boxes = np.zeros((0, 4), np.float32)
+            norm, person, scores = boxes, np.zeros((0,), np.float32), np.zeros(
+                (0, NUM_ACTIONS), np.float32)
+        else:
+            pred = next(preds)
+            norm = pred.pred_bboxes.detach().cpu().float().numpy().reshape(-1, 4)
+            scores = pred.pred_scores.detach().cpu().float().numpy().reshape(-1, NUM_ACTIONS)
+            person = np.asarray(job.scores, np.float32)
+            h, w = video_shape
+            boxes = (norm * np.array([w, h, w, h], np.float32)).astype(np.float32)
+        results.append(KeyframeResult(
+            video_id=video_id, timestamp=round(time_offset + kf.time, 6),
+            frame_index=kf.frame_index, boxes=boxes, boxes_norm=norm.astype(np.float32),
+            person_scores=person, action_scores=scores.astype(np.float32),
+            actions=top_actions(scores, threshold, action_ids)))
+    return results
 
 
 def count_keyframes(video_path: PathLike, model: nn.Module, keyframe_interval: float = 1.0) -> int:
