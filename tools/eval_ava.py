@@ -23,10 +23,9 @@ import sys
 import time
 from pathlib import Path
 
-from videomae_det.evaluation.functional import (MODES, AVAFormatError, FrameMAPResult,
-                                                evaluate_frame_map, read_detections,
-                                                read_exclusions, read_groundtruth,
-                                                read_label_map)
+from videomae_det.evaluation.functional import FrameMAPResult, MODES, evaluate_frame_map
+from videomae_det.formats import (AVAFormatError, read_detections, read_exclusions,
+                                  read_groundtruth, read_label_map)
 from videomae_det.utils.atomic import atomic_open, atomic_write_text
 
 

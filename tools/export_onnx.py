@@ -3,7 +3,8 @@
     python tools/export_onnx.py CONFIG CHECKPOINT out.onnx [--shape T H W] [--opset 17]
 
 Inputs of the exported graph: ``clip`` float32 (1, 3, T, H, W), normalised as the config's
-data preprocessor does (mean/std in 0-255 RGB), H and W multiples of 16; ``rois`` float32
+data preprocessor does (mean/std in 0-255 RGB), H and W multiples of the backbone's patch
+size; ``rois`` float32
 (K, 5) rows ``[0, x1, y1, x2, y2]`` in pixels of the clip. Outputs: ``logits`` and
 ``scores`` (sigmoid), (K, 80), column i = AVA action id i + 1.
 """
@@ -34,12 +35,16 @@ def main(argv=None) -> int:
     if args.shape:
         shape = args.shape
     else:
-        side = default_input_size(model.cfg)
+        side = default_input_size(model.cfg, model.backbone.patch_size)
         shape = (clip_spec_of(model.cfg).clip_len, side, side)
     with warnings.catch_warnings():
         # the TorchScript exporter's deprecation and tracer notes are not actionable here
         warnings.simplefilter('ignore')
-        export_onnx(model, args.out, shape, opset=args.opset)
+        try:
+            export_onnx(model, args.out, shape, opset=args.opset)
+        except ValueError as e:  # a shape or opset the model cannot take
+            print(f'error: {e}', file=sys.stderr)
+            return 2
     print(f'wrote {args.out} (clip 1x3x{shape[0]}x{shape[1]}x{shape[2]}, dynamic boxes, '
           f'opset {args.opset})')
     return 0

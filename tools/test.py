@@ -19,7 +19,7 @@ from mmengine.runner import Runner
 from videomae_det.engine.config_checks import (ConfigError, DataNotFoundError, check_data_paths,
                                                load_config)
 from videomae_det.engine.distributed import init_cpu_process_group, shutdown_process_group
-from videomae_det.evaluation.functional import read_label_map
+from videomae_det.formats import read_label_map
 from videomae_det.utils.precision import (PRECISIONS, describe, in_precision,
                                           resolve_precision)
 

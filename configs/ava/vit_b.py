@@ -38,10 +38,11 @@ model = dict(
     backbone=dict(type=VisionTransformer, num_frames=clip_len, img_size=224, embed_dim=768,
                   depth=12, num_heads=12, drop_path_rate=0.2, use_checkpoint=False,
                   pretrained=pretrained),
-    roi_head=dict(type=AVARoIHead, num_classes=80, roi_size=7, spatial_scale=1 / 16,
-                  aligned=True, dropout=0.5),
+    # the head's RoI stride and the preprocessor's pad divisor follow the backbone's patch
+    # size (derived by the detector, so not stated here)
+    roi_head=dict(type=AVARoIHead, num_classes=80, roi_size=7, aligned=True, dropout=0.5),
     data_preprocessor=dict(type=ActionDataPreprocessor, mean=[123.675, 116.28, 103.53],
-                           std=[58.395, 57.12, 57.375], pad_size_divisor=16))
+                           std=[58.395, 57.12, 57.375]))
 
 # ---- data: 1-second 25 fps clips, *_min.json annotations, person detections for val
 ann_dir = 'annotations'
@@ -59,9 +60,12 @@ test_pipeline = [
     dict(type=WidenBoxes, width_ratio=0.1, height_ratio=0.05),
     dict(type=PackActionInputs),
 ]
-dataset_common = dict(type=AVAVideoDataset, data_root=data_root, layout='clips',
-                      clip_dir='clips/trainval', clip_len=clip_len,
-                      frame_interval=frame_interval)
+# where the video data is: 1-second clips (see videomae_det/datasets/layouts.py for frame
+# folders, e.g. PySlowFast's dict(type='frames', dir='frames', fps=30, start_sec=900,
+# template='{movie}/{movie}_{index:06d}.jpg'), or whole videos)
+layout = dict(type='clips', dir='clips/trainval', fps=25)
+dataset_common = dict(type=AVAVideoDataset, data_root=data_root, layout=layout,
+                      clip_len=clip_len, frame_interval=frame_interval)
 train_dataloader = dict(
     batch_size=batch_per_gpu,
     num_workers=8,

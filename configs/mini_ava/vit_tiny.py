@@ -35,8 +35,7 @@ base_lr = 1e-3  # for this batch: from random init, a tiny model wants a large s
 
 model.backbone.update(num_frames=clip_len, img_size=input_size, patch_size=patch_size,
                       embed_dim=192, depth=4, num_heads=3, drop_path_rate=0.1, pretrained=None)
-model.roi_head.update(dropout=0.2, spatial_scale=1 / patch_size)
-model.data_preprocessor.update(pad_size_divisor=patch_size)
+model.roi_head.update(dropout=0.2)  # its RoI stride follows the patch size
 
 # mini-AVA clips are 160x120: short side 112, train on random 112x112 crops
 train_pipeline = [

@@ -5,7 +5,7 @@ import torch
 
 from videomae_det.apis import (BoxesFilePersonDetector, HOGPersonDetector, detect_video,
                                init_detector, label_names_of)
-from videomae_det.datasets.ava_format import read_ground_truth_csv
+from videomae_det.formats import read_ground_truth_csv
 from videomae_det.datasets.video_io import VideoDecodeError
 from videomae_det.visualization.synthetic import write_synthetic_video
 
@@ -130,8 +130,8 @@ def test_same_scores_as_the_validation_dataset(model, mini_ava, mini_ava_movie):
     ds_cfg = dict(model.cfg.val_dataloader.dataset)
     ds_cfg.update(data_root=str(mini_ava), ann_file='annotations/ava_val_v2.2_min.json',
                   proposal_file='boxes/ava_val_det_person_bbox.json', det_score_thr=0.8,
-                  layout='videos', video_dir=str(mini_ava_movie['path'].parent),
-                  video_start_sec=mini_ava_movie['first_sec'])
+                  layout=dict(type='videos', dir=str(mini_ava_movie['path'].parent),
+                              start_sec=mini_ava_movie['first_sec']))
     dataset = DATASETS.build(ds_cfg)
     expected = {}
     for i in range(len(dataset)):
@@ -192,3 +192,41 @@ def test_batching_keyframes_gives_the_same_results(model, mini_ava_movie, batch_
 def test_batch_size_below_one_is_refused(model, mini_ava_movie):
     with pytest.raises(ValueError, match='batch_size must be at least 1; got 0'):
         next(detect_video(model, mini_ava_movie['path'], lambda *a, **k: None, batch_size=0))
+
+
+def test_variable_frame_rate_video_takes_clips_by_timestamp(model, tmp_path, monkeypatch):
+    """On a VFR video (1 s at 25 fps, 2 s at 10 fps, 1 s at 30 fps) keyframes and clip
+    frames are those of nearest timestamp; the grey level of each frame tells its index."""
+    from videomae_det.apis import inference
+    from videomae_det.visualization.synthetic import write_vfr_video
+    times = np.r_[np.arange(25) * 0.04, 1.0 + np.arange(20) * 0.1, 3.0 + np.arange(30) / 30]
+    frames = np.stack([np.full((64, 80, 3), 3 * i + 10, np.uint8) for i in range(len(times))])
+    path = tmp_path / 'phone.mp4'
+    write_vfr_video(path, frames, times)
+
+    def index_of(frame):
+        return int(round((float(frame.mean()) - 10) / 3))
+
+    seen_clips, seen_keyframes = {}, {}
+    real_call = inference.ClipPreparer.__call__
+
+    def spy(self, clip, boxes, scores, video_id, timestamp):
+        seen_clips[timestamp] = [index_of(f) for f in clip]
+        return real_call(self, clip, boxes, scores, video_id, timestamp)
+
+    def detector(frame, video_id, timestamp):
+        seen_keyframes[timestamp] = index_of(frame)
+        return np.array([[10., 10., 50., 60.]], np.float32), np.array([0.9], np.float32)
+
+    monkeypatch.setattr(inference.ClipPreparer, '__call__', spy)
+    results = list(detect_video(model, path, detector, keyframe_interval=1.0, with_frames=True))
+    assert [r.timestamp for r in results] == [0, 1, 2, 3]
+    assert [r.frame_index for r in results] == [0, 25, 35, 45]
+    assert seen_keyframes == {0: 0, 1: 25, 2: 35, 3: 45}
+    spec = inference.clip_spec_of(model.cfg)  # 8 frames 4 apart at 25 fps: 0.16 s steps
+    for t, clip in seen_clips.items():
+        sampled = t + (np.arange(spec.clip_len) - spec.clip_len // 2) * spec.frame_interval / 25
+        expected = [int(np.argmin(np.abs(times - s) - 1e-9 * np.arange(len(times))))
+                    for s in sampled]
+        assert clip == expected, t
+    assert [i for r in results for i, _ in r.frames] == list(range(len(times)))

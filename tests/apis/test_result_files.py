@@ -6,7 +6,7 @@ import pytest
 
 from videomae_det.apis import KeyframeResult, ava_csv_text, write_ava_csv, write_results_json
 from videomae_det.apis.inference import top_actions
-from videomae_det.datasets.ava_format import CSVBox, iter_csv_rows
+from videomae_det.formats import CSVBox, iter_csv_rows
 
 
 def _result(timestamp, n_boxes, seed=0):

@@ -31,11 +31,17 @@ def test_config_loads_and_names_the_data(path):
 @pytest.mark.parametrize('path', DETECTOR_CONFIGS, ids=lambda p: f'{p.parent.name}/{p.name}')
 def test_head_stride_matches_the_patch_size(path):
     # boxes are in input pixels: the RoI head must scale them by the backbone's stride, and
-    # the padded input must tile into whole patches
-    model = Config.fromfile(str(path)).model
-    patch = model.backbone.get('patch_size', 16)
+    # the padded input must tile into whole patches. The configs state neither: the
+    # detector derives both from the backbone it builds.
+    cfg = Config.fromfile(str(path)).model
+    assert 'spatial_scale' not in cfg.roi_head
+    assert 'pad_size_divisor' not in cfg.data_preprocessor
+    cfg.backbone.update(embed_dim=24, depth=1, num_heads=2, pretrained=None)  # small to build
+    model = MODELS.build(cfg)
+    patch = model.backbone.patch_size
+    assert patch == cfg.backbone.get('patch_size', 16)
     assert model.roi_head.spatial_scale == 1 / patch
-    assert model.data_preprocessor.pad_size_divisor % patch == 0
+    assert model.data_preprocessor.pad_size_divisor == patch
 
 
 def test_mini_pretraining_encoder_is_the_mini_detector_backbone():
@@ -55,7 +61,7 @@ def test_vit_b_is_the_paper_recipe():
     assert cfg.load_from is None  # load_from is for our own detector checkpoints
     dataset = cfg.train_dataloader.dataset
     assert (dataset.clip_len, dataset.frame_interval) == (16, 4)
-    assert cfg.model.roi_head.roi_size == 7 and cfg.model.roi_head.spatial_scale == 1 / 16
+    assert cfg.model.roi_head.roi_size == 7 and cfg.model.backbone.get('patch_size', 16) == 16
     optim = cfg.optim_wrapper
     assert optim.optimizer.lr == 2.5e-4 and optim.optimizer.betas == (0.9, 0.999)
     assert optim.optimizer.weight_decay == 0.05

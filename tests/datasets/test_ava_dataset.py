@@ -8,7 +8,8 @@ import pytest
 
 from videomae_det.datasets import AVAVideoDataset, PackActionInputs
 from videomae_det.datasets.ava import MissingClipError, clip_frame_indices, sampling_times
-from videomae_det.datasets.ava_format import AVAFormatError, AVAGroundTruth, build_min_json
+from videomae_det.datasets.layouts import FrameSizeMismatchError
+from videomae_det.formats import AVAFormatError, AVAGroundTruth, build_min_json
 from videomae_det.datasets.video_io import write_video
 
 W, H = 96, 64
@@ -105,8 +106,8 @@ def test_videos_layout_seeks_by_time(tmp_path):
     write_video(tmp_path / 'videos' / f'{MOVIE}.mp4', np.stack([_code(n) for n in range(150)]),
                 fps=30)
     _min_json(tmp_path / 'ann.json', [902])
-    ds = AVAVideoDataset('ann.json', data_root=str(tmp_path), layout='videos', clip_len=8,
-                         frame_interval=4, video_start_sec=900)
+    ds = AVAVideoDataset('ann.json', data_root=str(tmp_path), clip_len=8, frame_interval=4,
+                         layout=dict(type='videos', dir='videos', start_sec=900))
     frames = ds.load_frames(ds.get_data_info(0))
     times = 902 + (np.arange(8) - 4) * 4 / 25
     assert [_decode(f) for f in frames] == np.floor((times - 900) * 30 + 0.5).astype(int).tolist()
@@ -181,7 +182,7 @@ def test_missing_clip_error_names_movie_second_and_path(clips_root, tmp_path):
 def test_corrupt_json_names_file_and_position(tmp_path, clips_root):
     bad = tmp_path / 'bad.json'
     bad.write_text('{"images": [\n  {"id": 1,}\n]}')
-    with pytest.raises(AVAFormatError, match=r'bad\.json: invalid JSON at line 2, column 12'):
+    with pytest.raises(AVAFormatError, match=r'bad\.json, line 2: invalid JSON at column 12'):
         AVAVideoDataset(str(bad), data_root=str(clips_root))
     incomplete = tmp_path / 'incomplete.json'
     incomplete.write_text(json.dumps(dict(images=[dict(id=1, movie=MOVIE, timestamp=902)])))
@@ -226,7 +227,7 @@ def test_bad_boxes_duplicate_ids_and_missing_root(tmp_path, clips_root):
     data = _min_json(tmp_path / 'ann.json', [902])
     data['annotations'][0]['bbox'] = [1, 2, 3]
     (tmp_path / 'ann.json').write_text(json.dumps(data))
-    with pytest.raises(AVAFormatError, match=r'annotation #0 bbox must be 4 finite numbers'):
+    with pytest.raises(AVAFormatError, match=r'annotation #0 \(id 1\): bbox must be 4 finite numbers'):
         AVAVideoDataset(str(tmp_path / 'ann.json'), data_root=str(clips_root))
     data = _min_json(tmp_path / 'ann.json', [902])
     data['images'].append(dict(data['images'][0]))
@@ -236,3 +237,85 @@ def test_bad_boxes_duplicate_ids_and_missing_root(tmp_path, clips_root):
     _min_json(tmp_path / 'ann.json', [902])
     with pytest.raises(FileNotFoundError, match=r'clips folder .*nowhere/clips/trainval not found'):
         AVAVideoDataset(str(tmp_path / 'ann.json'), data_root=str(tmp_path / 'nowhere'))
+
+
+# --------------------------------------------------------------------------- issue 13
+def test_pyslowfast_frame_folders_template_holds_the_movie(tmp_path):
+    """PySlowFast: frames/<movie>/<movie>_%06d.jpg, 30 fps from second 900, numbered from 1."""
+    folder = tmp_path / 'frames' / MOVIE
+    folder.mkdir(parents=True)
+    for n in range(1, 3 * 30 + 1):  # seconds 900..902
+        cv2.imwrite(str(folder / f'{MOVIE}_{n:06d}.jpg'), _code(n % 256))
+    (folder / 'Thumbs.db').write_text('not a frame')  # ignored when counting frames
+    _min_json(tmp_path / 'ann.json', [901])
+    ds = AVAVideoDataset('ann.json', data_root=str(tmp_path), clip_len=8, frame_interval=4,
+                         layout=dict(type='frames', dir='frames', fps=30, start_sec=900,
+                                     template='{movie}/{movie}_%06d.jpg'))
+    frames = ds.load_frames(ds.get_data_info(0))
+    times = 901 + (np.arange(8) - 4) * 4 / 25
+    expected = np.clip(np.floor((times - 900) * 30 + 0.5 + 1e-6).astype(int) + 1, 1, 90)
+    assert expected[4] == 31 and [_decode(f) for f in frames] == expected.tolist()
+
+
+@pytest.mark.parametrize('layout,reason', [
+    (dict(type='frame'), "layout type must be 'clips', 'frames' or 'videos'"),
+    (dict(type='frames', frame_dir='x'), "unknown key(s) ['frame_dir']"),
+    (dict(type='frames', template='{movie}/img.jpg'), 'must name the frame number'),
+    (dict(dir='clips'), "must be a dict with a 'type'"),
+])
+def test_layout_dict_errors_name_the_key(tmp_path, layout, reason):
+    _min_json(tmp_path / 'ann.json', [901])
+    with pytest.raises(ValueError) as info:
+        AVAVideoDataset('ann.json', data_root=str(tmp_path), layout=layout)
+    assert reason in str(info.value)
+
+
+def test_frames_of_another_size_than_the_json_name_the_movie(clips_root, tmp_path):
+    """Clips decoded at 96x64 against a JSON written for 192x128: the boxes would be in the
+    wrong place (val mAP ~0 with exit 0); now an error naming the movie."""
+    gt = AVAGroundTruth(keyframes=[(MOVIE, 902)],
+                        persons={(MOVIE, 902): [((0.1, 0.2, 0.5, 0.9), 0, [12])]})
+    (tmp_path / 'ann.json').write_text(json.dumps(build_min_json(gt, {MOVIE: (2 * W, 2 * H)})))
+    ds = AVAVideoDataset(str(tmp_path / 'ann.json'), data_root=str(clips_root), clip_len=8)
+    with pytest.raises(FrameSizeMismatchError, match=rf'movie {MOVIE}: stored frames under .* '
+                                                    rf'are {W}x{H} but .*ann.json gives '
+                                                    rf'{2 * W}x{2 * H}'):
+        ds[0]
+
+
+def _val_json(root, keyframes=(902, 905)):
+    return _min_json(root / 'annotations/val_min.json', list(keyframes))
+
+
+def test_proposal_file_mmaction2_pickle_and_pyslowfast_csv(clips_root, tmp_path):
+    import pickle
+    _val_json(tmp_path)
+    props = {f'{MOVIE},0902': np.array([[0.1, 0.2, 0.5, 0.9, 0.95], [0, 0, 0.1, 0.1, 0.3]],
+                                       np.float32),
+             f'{MOVIE},0905': np.array([[0.5, 0.5, 1.0, 1.0, 0.85]], np.float32),
+             'otherMovie1,0902': np.array([[0.1, 0.1, 0.2, 0.2, 0.9]], np.float32)}
+    pkl = tmp_path / 'ava_dense_proposals_val.FAIR.recall_93.9.pkl'
+    pkl.write_bytes(pickle.dumps(props, protocol=2))
+    csv = tmp_path / 'ava_val_predicted_boxes.csv'
+    csv.write_text(f'{MOVIE},0902,0.1,0.2,0.5,0.9,,0.95\n{MOVIE},0902,0.0,0.0,0.1,0.1,,0.3\n'
+                   f'{MOVIE},0905,0.5,0.5,1.0,1.0,,0.85\n')
+    for proposals in (pkl, csv):
+        ds = AVAVideoDataset(str(tmp_path / 'annotations/val_min.json'),
+                             data_root=str(clips_root), proposal_file=str(proposals),
+                             det_score_thr=0.8, test_mode=True, clip_len=8)
+        assert len(ds) == 2
+        info = ds.get_data_info(0)
+        np.testing.assert_allclose(info['proposals'], [[0.1 * W, 0.2 * H, 0.5 * W, 0.9 * H]],
+                                   rtol=1e-5)
+        np.testing.assert_allclose(info['proposal_scores'], [0.95], rtol=1e-6)
+        assert 'gt_labels' not in info
+
+
+def test_no_detection_left_at_the_threshold_is_a_clear_error(clips_root, tmp_path):
+    _val_json(tmp_path)
+    dets = tmp_path / 'dets.csv'
+    dets.write_text(f'{MOVIE},0902,0.1,0.2,0.5,0.9,,0.5\n')
+    with pytest.raises(AVAFormatError, match=r'dets.csv: no keyframe of .* keeps a detection '
+                                             r'at det_score_thr=0.8 .*highest score 0.5'):
+        AVAVideoDataset(str(tmp_path / 'annotations/val_min.json'), data_root=str(clips_root),
+                        proposal_file=str(dets), det_score_thr=0.8, test_mode=True)

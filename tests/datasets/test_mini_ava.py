@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from videomae_det.datasets import mini_ava
-from videomae_det.datasets.ava_format import (read_ground_truth_csv, read_label_map,
-                                              read_timestamp_csv)
+from videomae_det.formats import read_ground_truth_csv, read_label_map, read_exclusions
 from videomae_det.datasets.video_io import read_frames, video_info
 
 
@@ -55,7 +54,7 @@ def test_layout_and_clip_format(tiny):
 def test_every_keyframe_is_annotated_or_excluded(tiny):
     root, info = tiny
     duration = mini_ava.PRESETS['tiny'].duration
-    excluded = set(read_timestamp_csv(root / 'annotations/ava_val_excluded_timestamps_v2.2.csv'))
+    excluded = set(read_exclusions(root / 'annotations/ava_val_excluded_timestamps_v2.2.csv'))
     assert len(excluded) >= 1
     for split in ('train', 'val'):
         text = (root / f'annotations/ava_{split}_v2.2.csv').read_text()

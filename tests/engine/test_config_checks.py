@@ -66,8 +66,8 @@ def test_missing_data_lists_every_path_with_its_key(tmp_path, config_file):
     text = str(err.value)
     data = tmp_path / 'data'
     for path, key in [(data / 'annotations/train.json', 'train_dataloader.dataset.ann_file'),
-                      (data / 'clips/trainval', 'train_dataloader.dataset.clip_dir'),
-                      (data / 'frames', 'val_dataloader.dataset.frame_dir'),
+                      (data / 'clips/trainval', 'train_dataloader.dataset.layout.dir'),
+                      (data / 'frames', 'val_dataloader.dataset.layout.dir'),
                       (data / 'boxes/dets.json', 'val_dataloader.dataset.proposal_file'),
                       (data / 'annotations/labels.pbtxt', 'val_evaluator.label_map_file')]:
         assert f'{path}   ({key})' in text

@@ -12,7 +12,7 @@ def _clip(h, w, value, t=4):
 
 
 def test_normalise_pad_and_stack():
-    pre = ActionDataPreprocessor(mean=(100, 110, 120), std=(10, 20, 40))
+    pre = ActionDataPreprocessor(mean=(100, 110, 120), std=(10, 20, 40), pad_size_divisor=16)
     samples = [ActionDataSample(), ActionDataSample()]
     out = pre(dict(inputs=[_clip(50, 70, 140), _clip(64, 40, 100)], data_samples=samples))
     x = out['inputs']
@@ -45,3 +45,21 @@ def test_bad_inputs():
         pre(dict(inputs=[_clip(16, 16, 0, t=4), _clip(16, 16, 0, t=8)]))
     with pytest.raises(ValueError, match=r'\(3, T, H, W\)'):
         pre(dict(inputs=[torch.zeros(4, 16, 16, 3, dtype=torch.uint8)]))
+
+
+def test_pad_divisor_follows_the_patch_size():
+    # unset: the owning model sets it to its backbone's patch size
+    pre = ActionDataPreprocessor()
+    assert pre.pad_size_divisor is None
+    x = pre(dict(inputs=[_clip(50, 70, 0)]))['inputs']
+    assert x.shape[-2:] == (50, 70)  # alone, it pads to the batch's largest size only
+    pre.fit_to_patch(8)
+    assert pre.pad_size_divisor == 8
+    assert pre(dict(inputs=[_clip(50, 70, 0)]))['inputs'].shape[-2:] == (56, 72)
+    # a stated multiple of the patch is kept; a stated non-multiple is refused by name
+    stated = ActionDataPreprocessor(pad_size_divisor=32)
+    stated.fit_to_patch(16)
+    assert stated.pad_size_divisor == 32
+    with pytest.raises(ValueError, match=r'model\.data_preprocessor\.pad_size_divisor=12 .*'
+                       r'patch size 8'):
+        ActionDataPreprocessor(pad_size_divisor=12).fit_to_patch(8)

@@ -4,7 +4,7 @@ Ids are the raw AVA action ids 1..80; a model's score column ``i`` is action id 
 (see :class:`~videomae_det.structures.ActionDataSample`). The official evaluation label map
 (``videomae_det.assets.AVA_LABEL_MAP``) lists only 60 of the 80 ids; inference reports the
 ids of the label map a config names (read with
-``videomae_det.datasets.ava_format.read_label_map``), or all 80 when it names none.
+``videomae_det.formats.read_label_map``), or all 80 when it names none.
 """
 from typing import Dict
 

@@ -3,7 +3,7 @@
 The exported graph takes what the model sees after preprocessing and the person boxes:
 
 - ``clip``: float32 ``(1, 3, T, H, W)``, normalised (the data preprocessor's output; H and
-  W multiples of 16). Its size is fixed at export (the position embedding is resized for
+  W multiples of the backbone's patch size). Its size is fixed at export (the position embedding is resized for
   it once).
 - ``rois``: float32 ``(K, 5)`` ``[0, x1, y1, x2, y2]`` in pixels of ``clip``; K is dynamic
   (any number of people, including 0).
@@ -46,13 +46,18 @@ def export_onnx(detector: nn.Module, path: PathLike, input_shape: Sequence[int],
     Args:
         detector: an ``AVADetector``.
         path: the ``.onnx`` file.
-        input_shape: ``(T, H, W)`` of the clip; H and W multiples of 16.
+        input_shape: ``(T, H, W)`` of the clip; H and W multiples of the backbone's patch
+            size (checked here, naming it).
         opset: ONNX opset, at least 16 (RoiAlign with half-pixel alignment).
         example_rois: boxes in the tracing example (the exported K is dynamic anyway).
     """
     if opset < 16:
         raise ValueError(f'opset {opset} < 16 cannot express aligned RoIAlign')
     t, h, w = (int(v) for v in input_shape)
+    patch = int(detector.backbone.patch_size)
+    if h % patch or w % patch:
+        raise ValueError(f'input shape {h}x{w} is not a multiple of the backbone\'s patch size '
+                         f'{patch}; choose H and W that are')
     wrapper = ExportableDetector(detector).eval().cpu()
     clip = torch.randn(1, 3, t, h, w)
     boxes = torch.tensor([[0., w * 0.1, h * 0.1, w * 0.6, h * 0.9]]).repeat(example_rois, 1)

@@ -18,7 +18,8 @@ import queue
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from collections import deque
+from typing import Deque, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -28,9 +29,10 @@ from mmengine.logging import print_log
 from torch import nn
 
 from videomae_det.apis.action_names import AVA_ACTION_NAMES, NUM_ACTIONS
-from videomae_det.apis.video_stream import Keyframe, VideoStream, keyframe_schedule
+from videomae_det.apis.video_stream import (ClipScheduler, Keyframe, VideoStream,
+                                            keyframe_schedule)
 from videomae_det.assets import AVA_LABEL_MAP
-from videomae_det.datasets.ava_format import read_label_map
+from videomae_det.formats import read_label_map
 from videomae_det.datasets.video_io import VideoDecodeError
 from videomae_det.models.checkpoint import safe_torch_load
 from videomae_det.registry import MODELS
@@ -131,20 +133,23 @@ def clip_spec_of(cfg: Config) -> ClipSpec:
                      'clip sampling (clip_len, frame_interval)')
 
 
-def default_input_size(cfg: Config) -> int:
+def default_input_size(cfg: Config, multiple: int) -> int:
     """The test-time short side of a config's pipeline (its ``Resize`` scale), rounded up
-    to a multiple of 16; 224 when the pipeline does not say."""
+    to a multiple of ``multiple`` (the backbone's patch size, ``model.backbone.patch_size``);
+    224 rounded likewise when the pipeline does not say."""
+    side = 224
     for step in _test_pipeline_cfg(cfg):
         scale = step.get('scale')
         if isinstance(scale, (int, float)):
-            side = int(scale)
+            found = int(scale)
         elif isinstance(scale, (tuple, list)) and len(scale) == 2:
-            side = int(min(v for v in scale if v > 0)) if any(v > 0 for v in scale) else 0
+            found = int(min(v for v in scale if v > 0)) if any(v > 0 for v in scale) else 0
         else:
             continue
-        if side > 0:
-            return -(-side // 16) * 16
-    return 224
+        if found > 0:
+            side = found
+            break
+    return -(-side // int(multiple)) * int(multiple)
 
 
 class ClipPreparer:
@@ -196,6 +201,10 @@ class KeyframeResult:
             reported action ids, highest first.
         frames: with ``with_frames=True``, the ``(frame_index, RGB frame)`` pairs this
             keyframe's results are shown on: from its frame up to the next keyframe's.
+        keyframe_index: the keyframe's place in the schedule (``timestamp`` is
+            ``time_offset + keyframe_index × interval``).
+        frame_time: the timestamp (s, from the start of the video) of the frame the keyframe
+            sits on (the frame nearest its scheduled time).
     """
     video_id: str
     timestamp: float
@@ -206,6 +215,8 @@ class KeyframeResult:
     action_scores: np.ndarray
     actions: List[List[Tuple[int, float]]]
     frames: Optional[List[Tuple[int, np.ndarray]]] = field(default=None, repr=False)
+    keyframe_index: int = 0
+    frame_time: float = 0.0
 
 
 def top_actions(scores: np.ndarray, threshold: float,
@@ -278,21 +289,26 @@ class _Job:
 
 
 class _Producer(threading.Thread):
-    """Decodes, detects people and prepares model inputs ahead of the model.
+    """Decodes, places keyframes, detects people and prepares model inputs ahead of the
+    model.
 
     Puts, in keyframe order, ``_Job`` items and (with frames) ``('frames', k, list)`` items,
     then either ``_END`` or the exception that stopped it, onto ``out``.
     """
 
-    def __init__(self, stream: VideoStream, schedule: List[Keyframe], person_detector,
-                 preparer: ClipPreparer, video_id: str, time_offset: float, with_frames: bool,
-                 out: queue.Queue):
+    def __init__(self, frames: Iterable[Tuple[int, float, np.ndarray]],
+                 scheduler: ClipScheduler, person_detector, preparer: ClipPreparer,
+                 video_id: str, time_offset: float, with_frames: bool, out: queue.Queue):
         super().__init__(name='videomae-det-producer', daemon=True)
-        self.stream, self.schedule = stream, schedule
+        self.frames, self.scheduler = frames, scheduler
         self.person_detector, self.preparer = person_detector, preparer
         self.video_id, self.time_offset = video_id, time_offset
         self.with_frames, self.out = with_frames, out
         self.stop = threading.Event()
+        # frames shown with the latest accepted keyframe (its frame onwards), and which it is
+        self._shown: List[Tuple[int, np.ndarray]] = []
+        self._shown_k: Optional[int] = None
+        scheduler.on_place = self._placed
 
     def _put(self, item) -> None:
         while not self.stop.is_set():
@@ -303,16 +319,24 @@ class _Producer(threading.Thread):
                 continue
         raise _Stopped
 
-    def _job(self, kf: Keyframe, buffer: Dict[int, np.ndarray], last_index: int) -> _Job:
-        # a truncated video ends early: its last frame stands in for the missing ones
-        clip = np.stack([buffer[min(int(i), last_index)] for i in kf.clip_indices])
-        keyframe = buffer[min(kf.frame_index, last_index)]
+    def _placed(self, kf: Keyframe, accepted: bool) -> None:
+        """A keyframe is placed: the frames before it belong to the previous accepted one."""
+        if not (self.with_frames and accepted):
+            return
+        if self._shown_k is not None:
+            before = [f for f in self._shown if f[0] < kf.frame_index]
+            self._put(('frames', self._shown_k, before))
+            self._shown = [f for f in self._shown if f[0] >= kf.frame_index]
+        self._shown_k = kf.index
+
+    def _job(self, kf: Keyframe) -> _Job:
         timestamp = self.time_offset + kf.time
-        boxes, scores = self.person_detector(keyframe, video_id=self.video_id,
+        boxes, scores = self.person_detector(kf.image, video_id=self.video_id,
                                              timestamp=timestamp)
         sample = None
         if len(boxes):
-            sample = self.preparer(clip, boxes, scores, self.video_id, timestamp)
+            sample = self.preparer(kf.clip, boxes, scores, self.video_id, timestamp)
+        kf.clip = kf.image = None  # the model input is made; free the frames
         return _Job(kf, boxes, scores, sample)
 
     def run(self) -> None:
@@ -327,51 +351,24 @@ class _Producer(threading.Thread):
                 pass
 
     def _run(self) -> None:
-        schedule = self.schedule
-        # how many not-yet-prepared keyframes need each frame
-        uses: Dict[int, int] = {}
-        for kf in schedule:
-            for i in set(kf.clip_indices.tolist()) | {kf.frame_index}:
-                uses[i] = uses.get(i, 0) + 1
-        buffer: Dict[int, np.ndarray] = {}
-        shown: List[Tuple[int, np.ndarray]] = []  # frames of the keyframe being shown
-        next_job = shown_k = 0
-        last_index = -1
-
-        def release(kf: Keyframe):
-            for i in set(kf.clip_indices.tolist()) | {kf.frame_index}:
-                uses[i] -= 1
-                if uses[i] == 0:
-                    buffer.pop(i, None)
-
         error = None
         try:
-            for index, frame in self.stream:
-                last_index = index
-                if uses.get(index):
-                    buffer[index] = frame
+            for index, time, frame in self.frames:
+                if self.stop.is_set():
+                    raise _Stopped
+                ready = self.scheduler.push(index, time, frame)
                 if self.with_frames:
-                    while (shown_k + 1 < len(schedule)
-                           and index >= schedule[shown_k + 1].frame_index):
-                        self._put(('frames', shown_k, shown))
-                        shown, shown_k = [], shown_k + 1
-                    shown.append((index, frame))
-                while next_job < len(schedule) and schedule[next_job].last_frame <= index:
-                    self._put(self._job(schedule[next_job], buffer, index))
-                    release(schedule[next_job])
-                    next_job += 1
-        except VideoDecodeError as e:  # the stream ends early; see below
+                    self._shown.append((index, frame))
+                for kf in ready:
+                    self._put(self._job(kf))
+        except VideoDecodeError as e:
+            # the stream ends early: keep what was decoded, finishing the keyframes that
+            # lie in it (their clips padded with the last good frame); later ones are lost
             error = e
-        if error is not None and last_index >= 0:
-            # keep what was decoded: finish the keyframes that lie in it (their clips padded
-            # with the last good frame); later keyframes are lost
-            buffer.setdefault(last_index, frame)
-            while next_job < len(schedule) and schedule[next_job].frame_index <= last_index:
-                self._put(self._job(schedule[next_job], buffer, last_index))
-                release(schedule[next_job])
-                next_job += 1
-        if self.with_frames and shown and next_job > shown_k:
-            self._put(('frames', shown_k, shown))
+        for kf in self.scheduler.finish():
+            self._put(self._job(kf))
+        if self.with_frames and self._shown_k is not None:
+            self._put(('frames', self._shown_k, self._shown))
         self._put(error if error is not None else _END)
 
 
@@ -393,9 +390,10 @@ def detect_video(model: nn.Module,
                  batch_size: int = 1) -> Iterator[KeyframeResult]:
     """Detect people and their actions on a video, keyframe by keyframe.
 
-    Keyframes are every ``keyframe_interval`` seconds from the start (AVA: 1 per second).
-    Each keyframe's clip is sampled as in the model's config (e.g. 16 frames 4 apart at
-    25 fps, centred on the keyframe), resampled through time when the video has another
+    Keyframes are every ``keyframe_interval`` seconds from the start (AVA: 1 per second),
+    placed by the frames' timestamps (right on variable-frame-rate videos). Each
+    keyframe's clip is sampled as in the model's config (e.g. 16 frames 4 apart at 25 fps,
+    centred on the keyframe), taking the frames nearest those times whatever the video's
     frame rate; the person detector runs on the keyframe; the model scores every box.
 
     Args:
@@ -427,8 +425,8 @@ def detect_video(model: nn.Module,
     stream = VideoStream(video_path)
     cfg = model.cfg
     spec = clip_spec_of(cfg)
-    schedule = keyframe_schedule(stream.num_frames, stream.fps, keyframe_interval,
-                                 spec.clip_len, spec.frame_interval, spec.sample_fps)
+    scheduler = ClipScheduler(keyframe_interval, spec.clip_len, spec.frame_interval,
+                              spec.sample_fps)
     if action_ids is None:
         action_ids = label_names_of(cfg).keys()
     action_ids = sorted(set(int(a) for a in action_ids))
@@ -437,19 +435,18 @@ def detect_video(model: nn.Module,
     if batch_size < 1:
         raise ValueError(f'batch_size must be at least 1; got {batch_size}')
     out: queue.Queue = queue.Queue(maxsize=max(queue_size, batch_size))
-    producer = _Producer(stream, schedule, person_detector, ClipPreparer(cfg), video_id,
-                         time_offset, with_frames, out)
+    producer = _Producer(stream.timed_frames(), scheduler, person_detector, ClipPreparer(cfg),
+                         video_id, time_offset, with_frames, out)
     producer.start()
     video_shape = (stream.height, stream.width)
-    results: Dict[int, KeyframeResult] = {}
+    # scored keyframes waiting for their frames (which come when the next one is placed)
+    waiting: Deque[KeyframeResult] = deque()
     frames: Dict[int, list] = {}
-    next_k = 0
     pending: List[_Job] = []  # prepared clips waiting for a full batch
 
     def score_pending():
-        for job, result in zip(pending, _score(model, pending, video_id, time_offset,
-                                               video_shape, score_threshold, action_ids)):
-            results[job.keyframe.index] = result
+        waiting.extend(_score(model, pending, video_id, time_offset, video_shape,
+                              score_threshold, action_ids))
         pending.clear()
 
     try:
@@ -465,17 +462,15 @@ def detect_video(model: nn.Module,
                 if (len(pending) == 1 and item.sample is None) or sum(
                         job.sample is not None for job in pending) >= batch_size:
                     score_pending()
-            while next_k in results and (not with_frames or next_k in frames):
-                result = results.pop(next_k)
-                result.frames = frames.pop(next_k, None)
-                next_k += 1
+            while waiting and (not with_frames or waiting[0].keyframe_index in frames):
+                result = waiting.popleft()
+                result.frames = frames.pop(result.keyframe_index, None)
                 yield result
         score_pending()
-        # the producer sends every keyframe's frames before ending; flush what is complete
-        while next_k in results:
-            result = results.pop(next_k)
-            result.frames = frames.pop(next_k, None)
-            next_k += 1
+        # the producer sends every keyframe's frames before ending
+        while waiting:
+            result = waiting.popleft()
+            result.frames = frames.pop(result.keyframe_index, None)
             yield result
         if isinstance(item, BaseException):
             raise item
@@ -511,12 +506,14 @@ def _score(model: nn.Module, jobs: Sequence[_Job], video_id: str, time_offset: f
             video_id=video_id, timestamp=round(time_offset + kf.time, 6),
             frame_index=kf.frame_index, boxes=boxes, boxes_norm=norm.astype(np.float32),
             person_scores=person, action_scores=scores.astype(np.float32),
-            actions=top_actions(scores, threshold, action_ids)))
+            actions=top_actions(scores, threshold, action_ids), keyframe_index=kf.index,
+            frame_time=round(kf.frame_time, 6)))
     return results
 
 
 def count_keyframes(video_path: PathLike, model: nn.Module, keyframe_interval: float = 1.0) -> int:
-    """How many keyframes :func:`detect_video` will yield for a complete video."""
+    """How many keyframes :func:`detect_video` will yield for a complete constant-rate
+    video (an estimate from the container's frame count and rate otherwise)."""
     stream = VideoStream(video_path)
     spec = clip_spec_of(model.cfg)
     return len(keyframe_schedule(stream.num_frames, stream.fps, keyframe_interval,

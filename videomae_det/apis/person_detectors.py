@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torchvision.ops import nms
 
-from videomae_det.datasets.ava_format import CSVBox, iter_csv_rows, load_json
+from videomae_det.formats import CSVBox, iter_csv_rows, load_json
 from videomae_det.structures import clip_boxes, denormalize_boxes, xywh_to_xyxy
 
 PathLike = Union[str, os.PathLike]
@@ -172,7 +172,7 @@ class BoxesFilePersonDetector:
 
     - ``.csv``: AVA rows ``video_id, timestamp, x1, y1, x2, y2[, action_id[, person_id]]``,
       whole-second timestamps, coordinates normalised to [0, 1] (read by
-      ``videomae_det.datasets.ava_format.iter_csv_rows``); the several rows of one person
+      ``videomae_det.formats.iter_csv_rows``); the several rows of one person
       (one per action) give one box; a 2-column row ``video_id, timestamp`` is a keyframe
       with no people. CSV boxes carry no detector score: scores are 1.
     - ``.json``, a dict with ``images`` and ``annotations`` (our ``ava_*_min.json``): each

@@ -45,10 +45,9 @@ import cv2
 import numpy as np
 
 from videomae_det.assets import AVA_LABEL_MAP
-from videomae_det.datasets.ava_format import (build_min_json, keyframe_image_ids,
-                                              read_ground_truth_csv, read_label_map,
-                                              write_ground_truth_csv, write_json,
-                                              write_label_map)
+from videomae_det.formats import (build_min_json, keyframe_image_ids, read_ground_truth_csv,
+                                  read_label_map, write_ground_truth_csv, write_json,
+                                  write_label_map)
 from videomae_det.datasets.video_io import H264_ARGS, ffmpeg_exe, one_second_segment_args
 from videomae_det.utils.atomic import atomic_open
 

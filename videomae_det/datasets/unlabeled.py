@@ -34,7 +34,7 @@ from mmcv.transforms import BaseTransform
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
-from videomae_det.datasets.ava import make_layout, sampling_times
+from videomae_det.datasets.layouts import build_layout, sampling_times
 from videomae_det.datasets.video_io import read_frames, video_info
 from videomae_det.registry import DATASETS, TRANSFORMS
 
@@ -166,8 +166,8 @@ class UnlabeledVideoDataset(BaseDataset):
         clips by the AVA dataset's own clip layout (edge frames repeat at the ends of the
         stored segment; a missing clip inside it raises ``MissingClipError``)."""
         if self._clip_layout is None:
-            self._clip_layout = make_layout('clips', clip_dir=self.data_prefix['video'],
-                                            clip_fps=self.clip_fps)
+            self._clip_layout = build_layout(dict(type='clips', dir=self.data_prefix['video'],
+                                                  fps=self.clip_fps))
         times = sampling_times(info['timestamp'], self.clip_len, self.frame_interval,
                                self.clip_fps)
         return self._clip_layout.load(info['movie'], info['timestamp'], times)

@@ -20,7 +20,7 @@ DATA_HELP = (
     "--cfg-options, following README.md, section 'Data':\n"
     '  - AVA v2.2: data/ava/{clips,annotations,boxes} from the official downloads with\n'
     '    tools/data/ava/cut_clips.py (1-second clips), csv_to_min_json.py (annotations),\n'
-    '    dets_to_json.py (person boxes), then tools/data/ava/check_data.py\n'
+    '    dets_to_json.py (person boxes), then python tools/check_data.py CONFIG\n'
     '  - mini-AVA (synthetic, minutes on a CPU): python tools/data/make_mini_ava.py data/mini_ava')
 
 
@@ -132,9 +132,6 @@ def _resolve(root: Optional[str], path: str) -> str:
     return path if osp.isabs(path) or not root else osp.join(root, path)
 
 
-# the folder holding the videos, per storage layout of AVAVideoDataset (and the default
-# the dataset class gives it when the config does not)
-LAYOUT_DIR_KEYS = {'clips': 'clip_dir', 'frames': 'frame_dir', 'videos': 'video_dir'}
 
 
 def _dataset_arg(dataset, name: str):
@@ -154,7 +151,7 @@ def _dataset_arg(dataset, name: str):
 def data_paths(cfg: Config, loaders: Sequence[str]) -> List[Tuple[str, str]]:
     """(config key, file system path) of every input the named dataloaders and their
     evaluators read: the dataset's ``ann_file``, ``proposal_file``, ``movie_list`` and video
-    folder (``clip_dir``/``frame_dir``/``video_dir`` by ``layout``, or ``data_prefix``),
+    folder (``layout.dir``, or ``data_prefix``),
     and the metric's ``ann_file``/``label_map_file``/``exclude_file``.
     """
     found = []
@@ -170,9 +167,14 @@ def data_paths(cfg: Config, loaders: Sequence[str]) -> List[Tuple[str, str]]:
         prefix = dataset.get('data_prefix')
         folder_key = 'data_prefix'
         folder = prefix.get('video') if isinstance(prefix, dict) else prefix
-        if not folder:
-            folder_key = LAYOUT_DIR_KEYS.get(_dataset_arg(dataset, 'layout'), '')
-            folder = _dataset_arg(dataset, folder_key) if folder_key else None
+        layout = _dataset_arg(dataset, 'layout')
+        if not folder and layout is not None:
+            from videomae_det.datasets.layouts import layout_dir
+            folder_key = 'layout.dir'
+            try:  # a malformed layout is the dataset's to report, with its own message
+                folder = layout_dir(layout.to_dict() if hasattr(layout, 'to_dict') else layout)
+            except ValueError:
+                folder = None
         if folder:
             found.append((f'{key}.{folder_key}', _resolve(root, folder)))
         elif root:

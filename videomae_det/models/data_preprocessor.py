@@ -23,6 +23,10 @@ class ActionDataPreprocessor(BaseDataPreprocessor):
     largest H and W rounded up to multiples of ``pad_size_divisor``. Boxes are unaffected:
     padding is bottom/right only. Each data sample gets ``pad_shape`` (H, W) metainfo.
 
+    ``pad_size_divisor=None`` (the default) lets the model that owns the preprocessor set it
+    to its backbone's patch size (:meth:`fit_to_patch`), so a config never restates it; a
+    preprocessor used on its own with None pads to the batch's largest size only.
+
     Attributes ``mean``/``std``: float buffers (3, 1, 1, 1) (0-255 units); absent when
     constructed with ``mean=None`` (no normalisation).
     """
@@ -30,7 +34,7 @@ class ActionDataPreprocessor(BaseDataPreprocessor):
     def __init__(self,
                  mean: Optional[Sequence[float]] = (123.675, 116.28, 103.53),
                  std: Optional[Sequence[float]] = (58.395, 57.12, 57.375),
-                 pad_size_divisor: int = 16,
+                 pad_size_divisor: Optional[int] = None,
                  pad_value: float = 0.0,
                  non_blocking: bool = False):
         super().__init__(non_blocking=non_blocking)
@@ -42,8 +46,19 @@ class ActionDataPreprocessor(BaseDataPreprocessor):
                                  persistent=False)
             self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(-1, 1, 1, 1),
                                  persistent=False)
-        self.pad_size_divisor = int(pad_size_divisor)
+        self.pad_size_divisor = None if pad_size_divisor is None else int(pad_size_divisor)
         self.pad_value = float(pad_value)
+
+    def fit_to_patch(self, patch_size: int, key: str = 'model.data_preprocessor') -> None:
+        """Pad to whole patches of the backbone: an unset divisor becomes ``patch_size``; a
+        stated one must be a multiple of it (``key`` names it in the error)."""
+        if self.pad_size_divisor is None:
+            self.pad_size_divisor = int(patch_size)
+        elif self.pad_size_divisor % patch_size:
+            raise ValueError(
+                f'{key}.pad_size_divisor={self.pad_size_divisor} is not a multiple of the '
+                f"backbone's patch size {patch_size}: padded clips would not tile into whole "
+                f'patches. Leave it out (it is derived from the patch size).')
 
     def forward(self, data: dict, training: bool = False) -> dict:
         data = self.cast_data(data)  # to the device, still uint8
@@ -66,7 +81,7 @@ class ActionDataPreprocessor(BaseDataPreprocessor):
         t = clips[0].shape[1]
         if any(c.shape[1] != t for c in clips):
             raise ValueError(f'clips in a batch need the same T; got {[c.shape[1] for c in clips]}')
-        div = self.pad_size_divisor
+        div = self.pad_size_divisor or 1
         max_h = max(c.shape[2] for c in clips)
         max_w = max(c.shape[3] for c in clips)
         pad_h = -(-max_h // div) * div if div > 1 else max_h

@@ -96,3 +96,41 @@ def write_synthetic_video(path: PathLike, num_frames: int, fps: float = 25.,
     finally:
         writer.release()
     return np.stack(all_boxes).astype(np.float32)
+
+
+def write_vfr_video(path: PathLike, frames: np.ndarray, times) -> None:
+    """Write a variable-frame-rate H.264 video (mp4/mkv): ``frames`` uint8 ``(N, H, W, 3)``
+    RGB shown at ``times`` seconds (strictly increasing, the first 0), the last for the
+    median frame gap. Made with the ffmpeg of ``imageio-ffmpeg`` through its concat
+    demuxer, which gives each picture its own duration (phone and screen recordings look
+    like this); tests use it to check that inference follows timestamps, not frame counts.
+    """
+    import subprocess
+    import tempfile
+
+    from videomae_det.datasets.video_io import ffmpeg_exe
+    times = np.asarray(times, np.float64)
+    if len(times) != len(frames) or len(times) < 2 or times[0] != 0 or \
+            not np.all(np.diff(times) > 0):
+        raise ValueError('times: one per frame, at least 2, from 0, strictly increasing')
+    durations = np.append(np.diff(times), np.median(np.diff(times)))
+    with tempfile.TemporaryDirectory() as tmp:
+        lines = ['ffconcat version 1.0']
+        for i, (frame, duration) in enumerate(zip(frames, durations)):
+            name = f'{i:06d}.png'
+            cv2.imwrite(os.path.join(tmp, name), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+            # framerate: the picture reader's time base (1/25 s by default) would round
+            # every timestamp to 40 ms
+            lines += [f'file {name}', 'option framerate 1000', f'duration {duration:.6f}']
+        # the demuxer drops the last duration unless the last picture is listed again
+        lines += [f'file {len(frames) - 1:06d}.png', 'option framerate 1000']
+        listing = os.path.join(tmp, 'list.ffconcat')
+        with open(listing, 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+        cmd = [ffmpeg_exe(), '-y', '-loglevel', 'error', '-f', 'concat', '-safe', '0',
+               '-i', listing, '-fps_mode', 'passthrough', '-c:v', 'libx264', '-crf', '12',
+               '-pix_fmt', 'yuv420p', '-bf', '0', '-frames:v', str(len(frames)),
+               os.fspath(path)]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f'ffmpeg could not write {path}: {done.stderr.strip()}')

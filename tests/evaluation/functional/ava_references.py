@@ -17,7 +17,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from videomae_det.evaluation.functional import read_label_map
+from videomae_det.formats import read_label_map
 
 from ava_cases import without_two_column_rows
 

@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 
 from videomae_det.evaluation.functional import (average_precision, evaluate_frame_map,
-                                                read_detections, read_exclusions,
-                                                read_groundtruth, read_label_map,
-                                                rows_from_predictions, rows_from_text,
-                                                write_box_csv)
+                                                rows_from_predictions)
+from videomae_det.formats import (read_detections, read_exclusions, read_groundtruth,
+                                  read_label_map, rows_from_text, write_box_csv)
 
 from ava_cases import make_case
 from ava_references import mmaction_legacy, naive_official

@@ -6,8 +6,8 @@ import pytest
 import torch
 from mmengine.evaluator import Evaluator
 
-from videomae_det.evaluation.functional import (evaluate_frame_map, read_detections,
-                                                read_groundtruth, read_label_map)
+from videomae_det.evaluation.functional import evaluate_frame_map
+from videomae_det.formats import read_detections, read_groundtruth, read_label_map
 from videomae_det.evaluation.metrics import AVAMetric
 from videomae_det.structures import ActionDataSample
 

@@ -113,3 +113,34 @@ def test_predict_in_a_batch_equals_predict_alone():
         assert torch.equal(b.pred_scores, a.pred_scores)
         assert torch.equal(b.pred_bboxes, a.pred_bboxes)
     assert batched[0].pred_scores.shape == (2, 80) and batched[3].pred_scores.shape == (0, 80)
+
+
+@pytest.mark.parametrize('patch', [8, 16])
+def test_head_stride_and_pad_divisor_are_derived_from_the_patch_size(patch):
+    det = AVADetector(
+        backbone=dict(type=VisionTransformer, num_frames=4, img_size=64, patch_size=patch,
+                      embed_dim=16, depth=1, num_heads=2),
+        roi_head=dict(type=AVARoIHead, num_classes=3),
+        data_preprocessor=dict(type=ActionDataPreprocessor))
+    assert det.roi_head.spatial_scale == 1 / patch
+    assert det.data_preprocessor.pad_size_divisor == patch
+    # the padded batch tiles into whole patches and the RoI lands on the feature grid
+    data = det.data_preprocessor(dict(inputs=[torch.zeros(3, 4, 60, 90, dtype=torch.uint8)],
+                                      data_samples=[sample([[0, 0, 30, 40]])]))
+    assert data['inputs'].shape[-2] % patch == 0 and data['inputs'].shape[-1] % patch == 0
+    assert det(data['inputs'], data['data_samples'], mode='tensor').shape == (1, 3)
+
+
+def test_a_stated_stride_that_disagrees_with_the_patch_size_is_refused():
+    with pytest.raises(ValueError, match=r'model\.roi_head\.spatial_scale=0\.0625 .*patch '
+                       r'size 8'):
+        AVADetector(
+            backbone=dict(type=VisionTransformer, num_frames=4, img_size=64, patch_size=8,
+                          embed_dim=16, depth=1, num_heads=2),
+            roi_head=dict(type=AVARoIHead, num_classes=3, spatial_scale=1 / 16))
+    with pytest.raises(ValueError, match='pad_size_divisor=12'):
+        AVADetector(
+            backbone=dict(type=VisionTransformer, num_frames=4, img_size=64, patch_size=8,
+                          embed_dim=16, depth=1, num_heads=2),
+            roi_head=dict(type=AVARoIHead, num_classes=3),
+            data_preprocessor=dict(type=ActionDataPreprocessor, pad_size_divisor=12))

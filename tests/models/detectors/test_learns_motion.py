@@ -49,7 +49,7 @@ def train_and_score(static: bool, steps: int = 40) -> float:
     det = AVADetector(
         backbone=dict(type=VisionTransformer, num_frames=T, img_size=SIZE, patch_size=4,
                       embed_dim=32, depth=2, num_heads=2),
-        roi_head=dict(type=AVARoIHead, num_classes=2, spatial_scale=1 / 4, dropout=0.0))
+        roi_head=dict(type=AVARoIHead, num_classes=2, dropout=0.0))  # stride 1/4: derived
     opt = torch.optim.AdamW(det.parameters(), lr=2e-3)
     gen = torch.Generator().manual_seed(1)
     det.train()

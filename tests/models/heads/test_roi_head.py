@@ -13,7 +13,7 @@ def _bright_map(batch=2, dim=4, t=2, h=8, w=8, bright=5.0):
 
 
 def test_box_over_bright_region_pools_bright_value():
-    head = AVARoIHead(in_channels=4, num_classes=3, dropout=0.)
+    head = AVARoIHead(in_channels=4, num_classes=3, spatial_scale=1 / 16, dropout=0.)
     feat = _bright_map()
     # cells x 4..6, y 2..3 at stride 16 -> pixels x 64..112, y 32..64
     rois = torch.tensor([[1, 64., 32., 112., 64.],    # on the bright block of sample 1
@@ -27,7 +27,7 @@ def test_box_over_bright_region_pools_bright_value():
 
 
 def test_time_is_averaged_before_pooling():
-    head = AVARoIHead(in_channels=1, num_classes=2, dropout=0.)
+    head = AVARoIHead(in_channels=1, num_classes=2, spatial_scale=1 / 16, dropout=0.)
     feat = torch.zeros(1, 1, 4, 4, 4)
     feat[0, 0, 0] = 8.0  # only the first of 4 temporal slices is bright
     pooled = head.pool(feat, torch.tensor([[0, 0., 0., 64., 64.]]))
@@ -35,7 +35,7 @@ def test_time_is_averaged_before_pooling():
 
 
 def test_forward_shapes_and_empty_rois_keep_graph():
-    head = AVARoIHead(in_channels=8, num_classes=80)
+    head = AVARoIHead(in_channels=8, num_classes=80, spatial_scale=1 / 16)
     feat = torch.randn(2, 8, 2, 4, 4, requires_grad=True)
     logits = head(feat, torch.tensor([[0, 1., 2., 30., 40.], [1, 0., 0., 64., 64.]]))
     assert logits.shape == (2, 80)
@@ -50,7 +50,7 @@ def test_forward_shapes_and_empty_rois_keep_graph():
 
 
 def test_bce_loss_matches_definition():
-    head = AVARoIHead(in_channels=2, num_classes=3)
+    head = AVARoIHead(in_channels=2, num_classes=3, spatial_scale=1 / 16)
     logits = torch.tensor([[2.0, -1.0, 0.5], [-3.0, 0.0, 1.0]])
     labels = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
     expected = -(labels * torch.log(torch.sigmoid(logits)) +
@@ -63,7 +63,7 @@ def test_bce_loss_matches_definition():
 
 
 def test_bad_shapes_are_named():
-    head = AVARoIHead(in_channels=2, num_classes=3)
+    head = AVARoIHead(in_channels=2, num_classes=3, spatial_scale=1 / 16)
     with pytest.raises(ValueError, match='rois'):
         head.pool(torch.zeros(1, 2, 2, 4, 4), torch.zeros(3, 4))
     with pytest.raises(ValueError, match='gt_labels'):

@@ -69,8 +69,73 @@ def test_missing_clips_and_bad_rows(load_tool, ava_root, tmp_path, capsys):
     csv_path.write_text(CSV + 'notAmovie12,0902,0.1,0.1,0.2,0.2,12,0\n')
     assert tool.main([str(csv_path), '--clips', str(ava_root / 'clips/trainval')]) == 1
     assert 'notAmovie12' in capsys.readouterr().err
-    assert tool.main([str(csv_path), '--size', '320x240']) == 0  # sizes given: no clips needed
+    # one size for every movie is gone: movies differ in resolution
+    assert tool.main([str(csv_path), '--clips', 'x', '--size', '320x240']) == 2
+    assert '--size was removed' in capsys.readouterr().err
     bad = tmp_path / 'bad.csv'
     bad.write_text(CSV + 'm,0902,0.1,zero,0.2,0.2,12,0\n')
-    assert tool.main([str(bad), '--size', '320x240']) == 1
-    assert 'bad.csv, line 7: y1 is not a number' in capsys.readouterr().err
+    assert tool.main([str(bad), '--clips', str(ava_root / 'clips/trainval')]) == 1
+    assert "bad.csv, line 7: y1 'zero' is not a number" in capsys.readouterr().err
+
+
+def test_per_movie_sizes_from_pyslowfast_frames(load_tool, tmp_path):
+    """PySlowFast frame folders frames/<movie>/<movie>_%06d.jpg at each movie's resolution."""
+    import cv2
+    tool = load_tool('ava/csv_to_min_json.py')
+    for movie, (w, h) in SIZES.items():
+        folder = tmp_path / 'frames' / movie
+        folder.mkdir(parents=True)
+        for n in range(1, 4):
+            cv2.imwrite(str(folder / f'{movie}_{n:06d}.jpg'), np.zeros((h, w, 3), np.uint8))
+    csv_path = tmp_path / 'ava_val_v2.2.csv'
+    csv_path.write_text(CSV)
+    assert tool.main([str(csv_path), '--frames', str(tmp_path / 'frames'),
+                      '--frame-template', '{movie}/{movie}_%06d.jpg']) == 0
+    data = json.loads((tmp_path / 'ava_val_v2.2_min.json').read_text())
+    assert {img['movie']: (img['width'], img['height']) for img in data['images']} == SIZES
+
+
+# The official list has one <movie>.<ext> per line; this one is made up for the test.
+MOVIE_LIST = 'aaaaaaaaaaa.mkv\nZz9_-zz9Zz9.mp4\nbbbbbbbbbbb.mkv\n-aBc_123xyz.webm\n'
+
+
+def test_movie_list_numbering_lets_vad_detections_plug_in(load_tool, ava_root, tmp_path,
+                                                         capsys):
+    """VAD numbers -aBc_123xyz as its line 3 of the list: its detection ids are 3×10000+t.
+    Built with the list, our JSON has the same ids; built without, the detections are
+    refused with counts instead of landing on another movie."""
+    to_json = load_tool('ava/csv_to_min_json.py')
+    dets_tool = load_tool('ava/dets_to_json.py')
+    movie_list = tmp_path / 'ava_file_names_trainval_v2.1.txt'
+    movie_list.write_text(MOVIE_LIST)
+    csv_path = tmp_path / 'ava_val_v2.2.csv'
+    csv_path.write_text(CSV)
+    clips = str(ava_root / 'clips/trainval')
+    assert to_json.main([str(csv_path), '--clips', clips, '--movie-list', str(movie_list)]) == 0
+    data = json.loads((tmp_path / 'ava_val_v2.2_min.json').read_text())
+    assert {(i['movie'], i['timestamp']): i['id'] for i in data['images']} == {
+        ('-aBc_123xyz', 902): 30902, ('-aBc_123xyz', 903): 30903, ('Zz9_-zz9Zz9', 902): 10902}
+    assert data['movie_index'] == {'-aBc_123xyz': 3, 'Zz9_-zz9Zz9': 1}
+    assert 'ava_file_names_trainval_v2.1.txt' in data['info']['movie_numbering']
+    vad = tmp_path / 'ava_val_det_person_bbox.json'  # VAD-style: every second of a movie
+    vad.write_text(json.dumps([dict(image_id=30902, bbox=[7.4, 9.7, 19.8, 42.2], score=0.99,
+                                    category_id=1),
+                               dict(image_id=10902, bbox=[32, 12, 32, 36], score=0.97,
+                                    category_id=1),
+                               dict(image_id=31500, bbox=[1, 1, 5, 5], score=0.9,
+                                    category_id=1)]))
+    out = tmp_path / 'boxes.json'
+    assert dets_tool.main([str(vad), '--ann', str(tmp_path / 'ava_val_v2.2_min.json'),
+                           '--out', str(out)]) == 0
+    assert {d['image_id'] for d in json.loads(out.read_text())} == {30902, 10902}
+    assert '1 on keyframes absent' in capsys.readouterr().out
+
+    assert to_json.main([str(csv_path), '--clips', clips, '--out',
+                         str(tmp_path / 'sorted_min.json')]) == 0
+    assert dets_tool.main([str(vad), '--ann', str(tmp_path / 'sorted_min.json'),
+                           '--out', str(tmp_path / 'wrong.json')]) == 1
+    err = capsys.readouterr().err
+    # sorted numbering: Zz9_-zz9Zz9 happens to be index 1 in both; the other two ids are not
+    # movies of that JSON, and the file is refused as a whole
+    assert '2 of 3 detections do not belong to' in err and '--movie-list' in err
+    assert not (tmp_path / 'wrong.json').exists()

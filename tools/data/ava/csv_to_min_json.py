@@ -1,12 +1,20 @@
-"""Official AVA ground-truth CSV -> ``*_min.json`` (COCO-like, boxes in stored-clip pixels).
+"""Official AVA ground-truth CSV -> ``*_min.json`` (COCO-like, boxes in stored-frame pixels).
 
-    python tools/data/ava/csv_to_min_json.py data/ava/annotations/ava_train_v2.2.csv \\
-        --clips data/ava/clips/trainval
-    # -> data/ava/annotations/ava_train_v2.2_min.json
+    python tools/data/ava/csv_to_min_json.py data/ava/annotations/ava_val_v2.2.csv \
+        --clips data/ava/clips/trainval \
+        --movie-list data/ava/annotations/ava_file_names_trainval_v2.1.txt
+    # -> data/ava/annotations/ava_val_v2.2_min.json
 
-The JSON needs each movie's stored clip size, read from one of its clips (``--clips``); use
-``--size WxH`` instead when every movie has the same size. 2-column CSV rows become images
-without annotations. Format details: ``videomae_det/datasets/ava_format.py``.
+Image ids are movie index × 10000 + timestamp. With ``--movie-list`` (the official
+``ava_file_names_trainval_v2.1.txt``, the file VAD/AlphAction's own converter requires) a
+movie's index is its line in that list, so VAD's released detection files
+(``ava_val_det_person_bbox.json``) fit the JSON; without it the CSV's movies are numbered in
+sorted order. The JSON records which numbering it used.
+
+Each movie's width and height come from its own stored frames (``--clips``, ``--frames`` or
+``--videos``: the same storage layouts the dataset reads, ``videomae_det.datasets.layouts``),
+since AVA movies come in many resolutions. 2-column CSV rows become images without
+annotations. Formats: ``videomae_det/formats/``.
 """
 import argparse
 import os
@@ -17,76 +25,88 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # run from a sourc
 
 from tqdm import tqdm  # noqa: E402
 
-from videomae_det.datasets.ava_format import (AVAFormatError, build_min_json,  # noqa: E402
-                                              read_ground_truth_csv, write_json)
-from videomae_det.datasets.video_io import VideoDecodeError, video_info  # noqa: E402
+from videomae_det.datasets.layouts import MissingClipError, build_layout  # noqa: E402
+from videomae_det.datasets.video_io import VideoDecodeError  # noqa: E402
+from videomae_det.formats import (AVAFormatError, build_min_json,  # noqa: E402
+                                  read_ground_truth_csv, read_movie_list, write_json)
 
 
-def clip_size(clip_root: str, movie: str, timestamp: int):
-    """(width, height) of a movie's stored clips: the keyframe's clip, else any clip."""
-    movie_dir = os.path.join(clip_root, movie)
-    first = os.path.join(movie_dir, f'{timestamp}.mp4')
-    candidates = []
-    if os.path.isdir(movie_dir):
-        candidates = [first] + sorted(os.path.join(movie_dir, n) for n in os.listdir(movie_dir)
-                                      if n.endswith('.mp4'))
-    errors = []
-    for path in candidates:
-        if not os.path.isfile(path):
-            continue
-        try:
-            info = video_info(path)
-            return info.width, info.height
-        except VideoDecodeError as e:
-            errors.append(str(e))
-            if len(errors) >= 3:
-                break
-    raise FileNotFoundError(f'no readable clip for movie {movie!r} under {movie_dir}'
-                            + (f' ({errors[0]})' if errors else ''))
+def add_layout_args(parser: argparse.ArgumentParser) -> None:
+    """``--clips DIR`` | ``--frames DIR`` | ``--videos DIR`` and their options."""
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument('--clips', help='1-second clips <DIR>/<movie>/<sec>.mp4')
+    where.add_argument('--frames', help='frame folders (see --frame-template)')
+    where.add_argument('--videos', help='one video per movie <DIR>/<movie>.<ext>')
+    parser.add_argument('--frame-template', default='{movie}/img_{index:05d}.jpg',
+                        help='frame names under --frames (PySlowFast: '
+                        '"{movie}/{movie}_%%06d.jpg")')
+    parser.add_argument('--fps', type=float, help='frame rate of the stored frames (sizes do '
+                        'not depend on it)')
+    parser.add_argument('--start-sec', type=float, help='movie second of the first stored '
+                        'frame (--frames: 900, --videos: 0)')
+
+
+def layout_from_args(args) -> dict:
+    """The layout config dict of ``--clips/--frames/--videos``."""
+    if args.clips:
+        layout = dict(type='clips', dir=args.clips)
+    elif args.frames:
+        layout = dict(type='frames', dir=args.frames, template=args.frame_template)
+    else:
+        layout = dict(type='videos', dir=args.videos)
+    if args.fps is not None:
+        layout['fps'] = args.fps
+    if args.start_sec is not None and layout['type'] != 'clips':
+        layout['start_sec'] = args.start_sec
+    return layout
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('csv', help='official ground-truth CSV (ava_{train,val}_v2.2.csv)')
-    parser.add_argument('--clips', help='clip folder <clips>/<movie>/<sec>.mp4 (for the sizes)')
-    parser.add_argument('--size', help='WxH of every movie instead of reading clips, e.g. 455x256')
+    add_layout_args(parser)
+    parser.add_argument('--movie-list', help='official movie list '
+                        '(ava_file_names_trainval_v2.1.txt): number movies by their line, as '
+                        'VAD/AlphAction do; default: sorted movies of the CSV')
+    parser.add_argument('--size', help=argparse.SUPPRESS)
     parser.add_argument('--out', help='output JSON (default: <csv without .csv>_min.json)')
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if not args.clips and not args.size:
-        print('error: give --clips (to read each movie\'s clip size) or --size WxH',
-              file=sys.stderr)
+    if args.size:
+        print('error: --size was removed: AVA movies differ in resolution, so each movie\'s '
+              'size is read from its own frames (--clips/--frames/--videos)', file=sys.stderr)
         return 2
     try:
+        layout = build_layout(layout_from_args(args))
         gt = read_ground_truth_csv(args.csv)
-    except (AVAFormatError, FileNotFoundError) as e:
+        movie_index = read_movie_list(args.movie_list) if args.movie_list else None
+    except (AVAFormatError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
-    first_keyframe = {}
-    for movie, t in gt.keyframes:
-        first_keyframe.setdefault(movie, t)
+    movies = sorted({m for m, _ in gt.keyframes})
     sizes, failures = {}, []
-    if args.size:
-        w, h = (int(v) for v in args.size.lower().split('x'))
-        sizes = {m: (w, h) for m in first_keyframe}
-    else:
-        for movie, t in tqdm(first_keyframe.items(), desc='clip sizes', unit='movie'):
-            try:
-                sizes[movie] = clip_size(args.clips, movie, t)
-            except FileNotFoundError as e:
-                failures.append(str(e))
+    for movie in tqdm(movies, desc='frame sizes', unit='movie', disable=len(movies) < 20):
+        try:
+            sizes[movie] = layout.frame_size(movie)
+        except (MissingClipError, VideoDecodeError) as e:
+            failures.append(f'{movie}: {e}')
     if failures:
-        print(f'error: {len(failures)} movie(s) without clips:\n  ' + '\n  '.join(failures),
-              file=sys.stderr)
+        print(f'error: {len(failures)} movie(s) without readable frames:\n  '
+              + '\n  '.join(failures), file=sys.stderr)
         return 1
     out = args.out or (args.csv[:-4] if args.csv.endswith('.csv') else args.csv) + '_min.json'
-    data = build_min_json(gt, sizes)
-    write_json(out, data)
+    try:
+        data = build_min_json(gt, sizes, movie_index,
+                              os.path.basename(args.movie_list) if args.movie_list else None)
+        write_json(out, data)
+    except (AVAFormatError, ValueError, OSError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
     print(f'{out}: {len(data["images"])} keyframes, {len(data["annotations"])} person boxes, '
-          f'{len(sizes)} movies')
+          f'{len(sizes)} movies ({data["info"]["movie_numbering"]})')
     return 0
 
 

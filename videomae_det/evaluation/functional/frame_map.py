@@ -1,6 +1,6 @@
 """Frame-level AP@0.5 per class and mAP on AVA, as the official script and mmaction2 score.
 
-Pure maths on :class:`~videomae_det.evaluation.functional.ava_io.AVARows` (no I/O), used
+Pure maths on :class:`~videomae_det.formats.AVARows` (no I/O), used
 by the CSV tool and the training-loop metric alike.
 
 ``mode='official'`` is ActivityNet's ``get_ava_performance.py`` rule for rule:
@@ -39,7 +39,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from .ava_io import AVARows, Key
+from videomae_det.formats.box_csv import AVARows, Key
 
 MODES = ('official', 'legacy')
 TOP_K = 50
@@ -545,7 +545,7 @@ def rows_from_predictions(keys: Sequence[Key], bboxes: Sequence[np.ndarray],
     Rows come keyframe by keyframe, class-major (for each class, each box), the order the
     CSV writer keeps.
     """
-    from .ava_io import quantize
+    from videomae_det.formats.box_csv import quantize
     n_kf = len(keys)
     counts = np.array([len(b) for b in bboxes], np.int64)
     num_cols = max((np.asarray(s).shape[1] for s in scores if len(s)), default=80)

@@ -7,11 +7,9 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
 from videomae_det.assets import AVA_LABEL_MAP
-from videomae_det.evaluation.functional import (MODES, AVAFormatError, AVARows,
-                                                evaluate_frame_map,
-                                                read_exclusions, read_groundtruth,
-                                                read_label_map, rows_from_predictions,
-                                                write_box_csv)
+from videomae_det.evaluation.functional import MODES, evaluate_frame_map, rows_from_predictions
+from videomae_det.formats import (AVAFormatError, AVARows, read_exclusions, read_groundtruth,
+                                  read_label_map, write_box_csv)
 from videomae_det.registry import METRICS
 
 PathLike = Union[str, os.PathLike]

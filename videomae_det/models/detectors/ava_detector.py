@@ -25,9 +25,11 @@ class AVADetector(BaseModel):
     Args:
         backbone: config of the backbone (``VisionTransformer``); its ``pretrained`` key is
             the VideoMAE checkpoint loaded (safely, with a key report) by ``init_weights``.
-        roi_head: config of the head (``AVARoIHead``); ``in_channels`` defaults to the
-            backbone's ``embed_dim``.
-        data_preprocessor: config of ``ActionDataPreprocessor`` (normalise, pad, stack).
+        roi_head: config of the head (``AVARoIHead``). Derived from the backbone, so a config
+            leaves them out: ``in_channels`` (its ``embed_dim``) and ``spatial_scale``
+            (1 / its ``patch_size``; a stated value that disagrees is an error).
+        data_preprocessor: config of ``ActionDataPreprocessor`` (normalise, pad, stack); its
+            ``pad_size_divisor`` is derived from the backbone's patch size likewise.
         init_cfg: mmengine init config (unused by the recipe).
 
     ``forward(inputs, data_samples, mode)``:
@@ -45,9 +47,17 @@ class AVADetector(BaseModel):
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
+        patch = int(self.backbone.patch_size)
         roi_head = dict(roi_head)
         roi_head.setdefault('in_channels', self.backbone.embed_dim)
+        scale = roi_head.setdefault('spatial_scale', 1 / patch)
+        if abs(float(scale) * patch - 1) > 1e-6:
+            raise ValueError(
+                f'model.roi_head.spatial_scale={scale} disagrees with the backbone\'s patch '
+                f'size {patch} (it must be 1/{patch}). Leave it out: it is derived.')
         self.roi_head = MODELS.build(roi_head)
+        if hasattr(self.data_preprocessor, 'fit_to_patch'):
+            self.data_preprocessor.fit_to_patch(patch)
 
     def extract_feat(self, inputs: Tensor) -> Tensor:
         """Clips (B, 3, T, H, W), normalised -> feature map (B, D, T/tubelet, H/patch, W/patch)."""

@@ -5,7 +5,7 @@ the backbone's feature map is averaged over time, each person box is RoI-aligned
 grid at stride 16, max-pooled to one D-vector, passed through dropout and a linear
 classifier. Labels are multi-label (sigmoid per class), so there is no softmax anywhere.
 """
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +24,8 @@ class AVARoIHead(BaseModule):
         in_channels: D, the channel count of the backbone's feature map.
         num_classes: output columns; column ``i`` is AVA action id ``i + 1`` (80 for AVA).
         roi_size: RoIAlign output grid (7 -> 7×7 bins).
-        spatial_scale: feature cells per input pixel, 1 / the backbone's patch size (1/16).
+        spatial_scale: feature cells per input pixel, 1 / the backbone's patch size.
+            ``AVADetector`` derives it from its backbone; a head built on its own needs it.
         sampling_ratio: bilinear samples per bin and axis (0 = adaptive, as torchvision).
         aligned: RoIAlign's half-pixel correction. True here: a box's pixel coordinates
             then land on the feature grid where the patch that saw those pixels sits (a
@@ -38,13 +39,16 @@ class AVARoIHead(BaseModule):
                  in_channels: int,
                  num_classes: int = 80,
                  roi_size: int = 7,
-                 spatial_scale: float = 1 / 16,
+                 spatial_scale: Optional[float] = None,
                  sampling_ratio: int = 0,
                  aligned: bool = True,
                  dropout: float = 0.5,
                  init_std: float = 0.01,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if spatial_scale is None or not spatial_scale > 0:
+            raise ValueError(f'spatial_scale must be 1 / the backbone patch size, got '
+                             f'{spatial_scale!r}')
         self.in_channels = in_channels
         self.num_classes = num_classes
         self.roi_size = roi_size

@@ -149,6 +149,8 @@ class VideoMAEPretrainer(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.encoder = MODELS.build(encoder) if isinstance(encoder, dict) else encoder
         self.patch_size = self.encoder.patch_size
+        if hasattr(self.data_preprocessor, 'fit_to_patch'):
+            self.data_preprocessor.fit_to_patch(self.patch_size)
         self.tubelet_size = self.encoder.tubelet_size
         out_dim = 3 * self.tubelet_size * self.patch_size ** 2
         self.encoder_to_decoder = nn.Linear(self.encoder.embed_dim, decoder_embed_dim,

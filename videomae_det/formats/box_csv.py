@@ -1,4 +1,4 @@
-"""Readers and writers for the official AVA files.
+"""AVA box CSVs: ground truth, results/detections, excluded timestamps (read and write).
 
 * Box CSV (ground truth and detections), one row per (keyframe, box, action)::
 
@@ -9,7 +9,15 @@
   reads it). A 2-column row ``video_id,timestamp`` marks an annotated keyframe without
   boxes.
 * Excluded-timestamps CSV: ``video_id,timestamp`` rows.
-* Label map (``.pbtxt``): ``item { name: "..." id: N }`` blocks (``label_id`` also accepted).
+* Person-box CSV (detections/proposals): ``video_id,timestamp,x1,y1,x2,y2[,action_id],score``
+  (PySlowFast's predicted boxes leave the action column empty); see :func:`iter_csv_rows`.
+
+One set of rules for every row (both readers below share :func:`_check_row`): coordinates
+are numbers in [0, 1] with x1 <= x2 and y1 <= y2 (a zero-area box is legal in a file; the
+dataset drops it with a warning); an action id is a positive integer (class sets beyond
+1..80 are allowed: which ids count is the label map's business); scores are finite. A UTF-8
+byte-order mark is skipped; a line longer than ``MAX_LINE_BYTES`` is a bad row; an
+excluded-timestamps file may be empty.
 
 Keyframe keys compare numerically, as the official script does (``0902`` == ``902``).
 
@@ -25,9 +33,11 @@ import os
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Dict, Hashable, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Hashable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
+
+from .errors import QUOTE_CHARS, AVAFormatError
 
 PathLike = Union[str, os.PathLike]
 # (video_id, timestamp): timestamp is an int or a Decimal; Decimal(902) == 902 and they hash
@@ -35,25 +45,10 @@ PathLike = Union[str, os.PathLike]
 Key = Tuple[str, Hashable]
 
 _CHUNK_BYTES = 4 << 20  # small enough for the per-chunk arrays to stay in cache
+MAX_LINE_BYTES = 128 << 10  # an official row is < 100 bytes; longer is not an AVA row
+_BOM = b'\xef\xbb\xbf'
 _NL, _CR, _COMMA, _DOT, _ZERO, _QUOTE = 10, 13, 44, 46, 48, 34
 _POW10 = np.array([10.0**k for k in range(8)])
-
-
-class AVAFormatError(ValueError):
-    """A malformed AVA file: names the file, the line (1-based, when known) and the fault."""
-
-    def __init__(self, path: Optional[PathLike], line: Optional[int], reason: str,
-                 text: Optional[str] = None):
-        self.path = None if path is None else str(path)
-        self.line = line
-        self.reason = reason
-        where = self.path or '<in-memory rows>'
-        if line is not None:
-            where = f'{where}, line {line}'
-        msg = f'{where}: {reason}'
-        if text is not None:
-            msg += f' (row: {text!r})'
-        super().__init__(msg)
 
 
 @dataclass
@@ -113,24 +108,51 @@ def canonical_key(video_id: str, timestamp) -> Key:
 # reference the vectorised parser is tested against.
 # ---------------------------------------------------------------------------------------
 
-_COLUMNS = {'boxes': (2, 7, 8), 'keys': (2, )}
+# Column counts per kind of file. 'boxes': ground truth and results (7 columns = no score,
+# 1.0 as the reference reads it); 'keys': excluded timestamps; 'annotations': boxes to use as
+# people (6 columns = no action; the 8th column is the person id); 'persons': detections
+# (6 columns = no score; 7 = score; 8 = action id, possibly empty as PySlowFast writes it,
+# then score).
+_COLUMNS = {'boxes': (2, 7, 8), 'keys': (2, ), 'annotations': (2, 6, 7, 8),
+            'persons': (2, 6, 7, 8)}
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f'{what} {text!r} is not a number') from None
+    return value
+
+
+def _action_id(text: str) -> int:
+    try:
+        label = int(text)
+    except ValueError:
+        raise ValueError(f'action id {text!r} is not an integer') from None
+    if label < 1:
+        raise ValueError(f'action id {label} is not a positive integer')
+    return label
 
 
 def _check_row(fields: Sequence[str], kind: str):
-    """Parse one CSV row; returns (key, box or None, label, score) or raises ValueError."""
+    """Parse one CSV row of a ``kind`` (see ``_COLUMNS``) with the rules of the module.
+
+    Returns ``(key, box or None, label, score)``; raises ValueError saying what is wrong.
+    For 'boxes': label int (0 on a 2-column row) and score float (1.0 without one). For
+    'annotations' and 'persons': label None when absent/empty, score None when absent (for
+    'annotations' the score slot holds the person id).
+    """
     allowed = _COLUMNS[kind]
     if len(fields) not in allowed:
         raise ValueError(f'expected {" or ".join(map(str, allowed))} columns, '
                          f'got {len(fields)}')
     key = canonical_key(fields[0], fields[1])
     if len(fields) == 2:
-        return key, None, 0, 0.0
+        return (key, None, 0, 0.0) if kind == 'boxes' else (key, None, None, None)
     box = []
     for name, text in zip(('x1', 'y1', 'x2', 'y2'), fields[2:6]):
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(f'{name} {text!r} is not a number') from None
+        value = _number(text, name)
         if not 0.0 <= value <= 1.0:
             raise ValueError(f'{name} = {text} is outside [0, 1] (boxes are normalised)')
         box.append(value)
@@ -138,30 +160,105 @@ def _check_row(fields: Sequence[str], kind: str):
         raise ValueError(f'x2 = {fields[4]} < x1 = {fields[2]}')
     if box[3] < box[1]:
         raise ValueError(f'y2 = {fields[5]} < y1 = {fields[3]}')
-    try:
-        label = int(fields[6])
-    except ValueError:
-        raise ValueError(f'action id {fields[6]!r} is not an integer') from None
-    score = 1.0
-    if len(fields) == 8:
+    n = len(fields)
+    if kind == 'persons':
+        label = _action_id(fields[6]) if n == 8 and fields[6].strip() else None
+        score = None if n == 6 else _number(fields[-1], 'score')
+        if score is not None and not np.isfinite(score):
+            raise ValueError(f'score is {fields[-1]}, not a finite number')
+        return key, box, label, score
+    label = _action_id(fields[6]) if n >= 7 else None
+    score = 1.0 if kind == 'boxes' else None
+    if n == 8:
         try:
             score = float(fields[7])
         except ValueError:
             raise ValueError(f'last column {fields[7]!r} (score / person id) is not a number'
                              ) from None
         if not np.isfinite(score):
-            raise ValueError(f'last column (score / person id) is {fields[7]}, not a finite number')
+            raise ValueError(f'last column (score / person id) is {fields[7]}, '
+                             f'not a finite number')
     return key, box, label, score
 
 
-def _diagnose(path, line_no: int, text: str, kind: str) -> AVAFormatError:
-    fields = next(csv.reader([text]), [])
+def _fields(text: str) -> List[str]:
+    """CSV fields of one line (ValueError for what the csv module refuses, e.g. NUL)."""
+    if len(text.encode('utf-8', 'replace')) > MAX_LINE_BYTES:
+        raise ValueError(f'line longer than {MAX_LINE_BYTES // 1024} KB (not an AVA row)')
     try:
-        _check_row(fields, kind)
+        return next(csv.reader([text]), [])
+    except csv.Error as e:
+        raise ValueError(f'not a CSV row ({e})') from None
+
+
+def _diagnose(path, line_no: int, text: str, kind: str) -> AVAFormatError:
+    try:
+        _check_row(_fields(text), kind)
         reason = 'malformed row'
     except ValueError as e:
         reason = str(e)
     return AVAFormatError(path, line_no, reason, text)
+
+
+def _iter_lines(path: Path, what: str) -> Iterator[Tuple[int, str]]:
+    """(line number, text without line end) of a UTF-8 text file (BOM skipped); a line over
+    ``MAX_LINE_BYTES`` and bytes that are not UTF-8 are :class:`AVAFormatError`."""
+    if not path.is_file():
+        raise AVAFormatError(path, None, f'{what} file not found')
+    with open(path, 'rb') as f:
+        line_no = 0
+        while True:
+            raw = f.readline(MAX_LINE_BYTES + 1)
+            if not raw:
+                return
+            line_no += 1
+            if line_no == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM):]
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b'\n'):
+                raise AVAFormatError(path, line_no, f'line longer than {MAX_LINE_BYTES // 1024} '
+                                     f'KB (not an AVA row)', raw[:QUOTE_CHARS].decode(
+                                         'utf-8', 'replace'))
+            try:
+                text = raw.decode('utf-8')
+            except UnicodeDecodeError as e:
+                raise AVAFormatError(path, line_no, f'not UTF-8 text (byte {e.start}: '
+                                     f'{raw[e.start:e.start + 1]!r}); is this a {what} file?'
+                                     ) from None
+            yield line_no, text.rstrip('\r\n')
+
+
+class CSVBox(NamedTuple):
+    """One box row of :func:`iter_csv_rows`: ``box`` xyxy normalised to [0, 1];
+    ``action_id`` a positive int or None (no / empty action column); ``extra`` the person id
+    (kind 'annotations') or the score (kind 'persons'), None when the row has none."""
+    movie: str
+    timestamp: Hashable
+    box: Tuple[float, float, float, float]
+    action_id: Optional[int]
+    extra: Optional[float]
+
+
+def iter_csv_rows(path: PathLike, kind: str = 'annotations',
+                  what: str = 'box CSV') -> Iterator[Tuple[int, Union[Key, CSVBox]]]:
+    """Yield ``(line number, row)`` of a box CSV, row by row (small files, tools).
+
+    ``row`` is a key ``(video_id, timestamp)`` for a 2-column row, else a :class:`CSVBox`.
+    ``kind``: 'annotations' (``video_id,timestamp,x1,y1,x2,y2[,action_id[,person_id]]``) or
+    'persons' (``video_id,timestamp,x1,y1,x2,y2[[,action_id],score]``, PySlowFast's empty
+    action column allowed). Same rules as :func:`read_box_csv`; blank lines are skipped.
+    """
+    if kind not in ('annotations', 'persons'):
+        raise ValueError(f"kind must be 'annotations' or 'persons', got {kind!r}")
+    path = Path(path)
+    for line_no, text in _iter_lines(path, what):
+        if not text.strip():
+            continue
+        try:
+            fields = [f.strip() for f in _fields(text)]
+            key, box, label, extra = _check_row(fields, kind)
+        except ValueError as e:
+            raise AVAFormatError(path, line_no, str(e), text) from None
+        yield line_no, (key if box is None else CSVBox(key[0], key[1], tuple(box), label, extra))
 
 
 class _KeyTable:
@@ -196,10 +293,11 @@ class _Chunk:
 def _parse_lines_python(lines: List[str], first_line: int, kind: str, keys: _KeyTable,
                         path) -> _Chunk:
     key_index, boxes, labels, scores = [], [], [], []
-    for i, fields in enumerate(csv.reader(lines)):
-        if not fields:
-            continue
+    for i, line in enumerate(lines):
         try:
+            fields = _fields(line.rstrip('\r\n'))
+            if not fields:
+                continue
             key, box, label, score = _check_row(fields, kind)
         except ValueError as e:
             raise AVAFormatError(path, first_line + i, str(e), lines[i].rstrip('\r\n')) from None
@@ -356,6 +454,10 @@ def _parse_chunk(buf: np.ndarray, first_line: int, kind: str, keys: _KeyTable, p
         text = bytes(buf[line_start[row]:line_end[row]]).decode('utf-8', 'replace')
         return _diagnose(path, int(line_no[row]), text, kind)
 
+    too_long = (line_end - line_start) > MAX_LINE_BYTES
+    if too_long.any():
+        raise fail(int(np.argmax(too_long)))
+
     commas = np.flatnonzero(buf == _COMMA)
     per_line = _COLUMNS[kind][-1] - 1
     grid = None
@@ -449,7 +551,7 @@ def _parse_chunk(buf: np.ndarray, first_line: int, kind: str, keys: _KeyTable, p
     with np.errstate(invalid='ignore'):
         bad_box = ~((boxes >= 0.0) & (boxes <= 1.0)).all(axis=1)
         bad_box |= (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
-        bad = labels == _NO_INT
+        bad = labels < 1  # _NO_INT (not an integer) included
         bad |= ~np.isfinite(scores)
     bad |= bad_box[box_index]
     if bad.any():
@@ -461,15 +563,23 @@ def _iter_chunks(path: Path, chunk_bytes: int):
     """Yield (uint8 array of whole lines ending with a newline, first line number)."""
     line = 1
     carry = b''
+    first = True
     with open(path, 'rb') as f:
         while True:
             data = f.read(chunk_bytes)
             if not data:
                 break
+            if first and data.startswith(_BOM):  # written by Excel/Notepad: skip it
+                data = data[len(_BOM):]
+            first = False
             data = carry + data
             cut = data.rfind(b'\n') + 1
             if cut == 0:
                 carry = data
+                if len(carry) > MAX_LINE_BYTES:
+                    raise AVAFormatError(path, line, f'line longer than '
+                                         f'{MAX_LINE_BYTES // 1024} KB (not an AVA row)',
+                                         carry[:QUOTE_CHARS].decode('utf-8', 'replace'))
                 continue
             carry = data[cut:]
             arr = np.frombuffer(data, np.uint8, count=cut)
@@ -479,14 +589,15 @@ def _iter_chunks(path: Path, chunk_bytes: int):
         yield np.frombuffer(carry + b'\n', np.uint8), line
 
 
-def _read_rows(path: PathLike, kind: str, what: str, chunk_bytes: int) -> AVARows:
+def _read_rows(path: PathLike, kind: str, what: str, chunk_bytes: int,
+               allow_empty: bool = False) -> AVARows:
     path = Path(path)
     if not path.is_file():
         raise AVAFormatError(path, None, f'{what} file not found')
     keys = _KeyTable()
     chunks = [_parse_chunk(buf, line, kind, keys, path)
               for buf, line in _iter_chunks(path, chunk_bytes)]
-    if not keys.keys:
+    if not keys.keys and not allow_empty:
         raise AVAFormatError(path, None, f'{what} file has no rows')
     if not chunks:
         chunks = [_Chunk.empty()]
@@ -537,41 +648,9 @@ def read_detections(path: PathLike) -> AVARows:
 
 
 def read_exclusions(path: PathLike) -> List[Key]:
-    """Excluded-timestamps CSV (``video_id,timestamp`` rows) -> keys."""
-    return _read_rows(path, 'keys', 'excluded-timestamps', _CHUNK_BYTES).keys
-
-
-def read_label_map(path: PathLike) -> Dict[int, str]:
-    """Read a pbtxt label map -> ``{action id: name}`` in file order.
-
-    Raises AVAFormatError when the file is missing, has no item, or an item has a bad or
-    repeated id.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise AVAFormatError(path, None, 'label map file not found')
-    labels: Dict[int, str] = {}
-    name = None
-    with open(path, encoding='utf-8') as f:
-        for line_no, line in enumerate(f, 1):
-            text = line.strip()
-            if text.startswith('name:'):
-                parts = text.split('"')
-                name = parts[1] if len(parts) >= 3 else text[5:].strip()
-            elif text.startswith('id:') or text.startswith('label_id:'):
-                value = text.split(':', 1)[1].strip()
-                try:
-                    class_id = int(value)
-                except ValueError:
-                    raise AVAFormatError(path, line_no, f'id {value!r} is not an integer',
-                                         line.rstrip('\n')) from None
-                if class_id in labels:
-                    raise AVAFormatError(path, line_no, f'id {class_id} appears twice')
-                labels[class_id] = name if name is not None else str(class_id)
-                name = None
-    if not labels:
-        raise AVAFormatError(path, None, 'label map has no "item { name: ... id: ... }" entry')
-    return labels
+    """Excluded-timestamps CSV (``video_id,timestamp`` rows) -> keys. An empty file is valid
+    (nothing excluded)."""
+    return _read_rows(path, 'keys', 'excluded-timestamps', _CHUNK_BYTES, allow_empty=True).keys
 
 
 # ---------------------------------------------------------------------------------------
@@ -651,7 +730,7 @@ def write_box_csv(path: PathLike, rows: AVARows, box_decimals: int = 4,
 def rows_from_text(text: str, path: Optional[str] = None) -> AVARows:
     """Parse CSV text (tests and small in-memory uses) with the same rules as files."""
     keys = _KeyTable()
-    data = text.encode('utf-8')
+    data = text.encode('utf-8').removeprefix(_BOM)
     if data and not data.endswith(b'\n'):
         data += b'\n'
     chunk = (_parse_chunk(np.frombuffer(data, np.uint8), 1, 'boxes', keys, path) if data else
@@ -659,8 +738,71 @@ def rows_from_text(text: str, path: Optional[str] = None) -> AVARows:
     return _join([chunk], keys, path)
 
 
-__all__ = [
-    'AVAFormatError', 'AVARows', 'Key', 'canonical_key', 'format_box_csv', 'quantize',
-    'read_box_csv', 'read_detections', 'read_exclusions', 'read_groundtruth',
-    'read_label_map', 'rows_from_text', 'write_box_csv'
-]
+# ---------------------------------------------------------------------------------------
+# Ground truth as records (the tools that build ``*_min.json`` and the mini-AVA generator).
+# ---------------------------------------------------------------------------------------
+
+class AVAGroundTruth(NamedTuple):
+    """A ground-truth CSV as records.
+
+    ``keyframes``: every annotated (movie, timestamp), in first-appearance order (2-column
+    rows included). ``persons``: (movie, timestamp) -> list of (box xyxy normalised,
+    person_id, sorted action ids), one entry per distinct (person_id, box) at that keyframe.
+    """
+    keyframes: List[Tuple[str, int]]
+    persons: Dict[Tuple[str, int], List[Tuple[Tuple[float, float, float, float], int, List[int]]]]
+
+
+def format_timestamp(t: int) -> str:
+    """Keyframe second as the 4-digit string of the official files (902 -> '0902')."""
+    return f'{int(t):04d}'
+
+
+def read_ground_truth_csv(path: PathLike) -> AVAGroundTruth:
+    """Official ground-truth CSV -> :class:`AVAGroundTruth` (rows of 8 columns, or 2).
+
+    Timestamps must be whole seconds (they become image ids); every box row needs its
+    action id and person id.
+    """
+    keyframes: Dict[Tuple[str, int], None] = {}
+    persons: Dict[Tuple[str, int], Dict] = {}
+    for line, row in iter_csv_rows(path, 'annotations', 'ground-truth CSV'):
+        key = (row.movie, row.timestamp) if isinstance(row, CSVBox) else row
+        if not isinstance(key[1], int):
+            raise AVAFormatError(path, line, f'timestamp {key[1]} is not a whole second')
+        keyframes.setdefault(key, None)
+        entries = persons.setdefault(key, {})
+        if not isinstance(row, CSVBox):
+            continue
+        if row.action_id is None or row.extra is None:
+            raise AVAFormatError(path, line, 'a ground-truth box row has 8 columns '
+                                 '(video_id,timestamp,x1,y1,x2,y2,action_id,person_id)')
+        if row.extra != int(row.extra):
+            raise AVAFormatError(path, line, f'person id {row.extra} is not an integer')
+        entries.setdefault((int(row.extra), row.box), set()).add(row.action_id)
+    return AVAGroundTruth(
+        keyframes=list(keyframes),
+        persons={k: [(box, pid, sorted(ids)) for (pid, box), ids in v.items()]
+                 for k, v in persons.items()})
+
+
+def write_ground_truth_csv(path: PathLike, keyframes: Sequence[Tuple[str, int]],
+                           persons: Dict[Tuple[str, int], list], decimals: int = 3) -> None:
+    """Write an official-format ground-truth CSV atomically.
+
+    ``persons`` maps (movie, timestamp) to a list of (box xyxy normalised, person_id, action
+    ids); a keyframe without persons becomes a 2-column row. Coordinates are written with
+    ``decimals`` digits (the official files use 3).
+    """
+    from videomae_det.utils.atomic import atomic_open
+    with atomic_open(path, 'w', encoding='utf-8', newline='') as f:
+        writer = csv.writer(f, lineterminator='\n')
+        for movie, t in keyframes:
+            entries = persons.get((movie, t), [])
+            if not entries:
+                writer.writerow([movie, format_timestamp(t)])
+            for box, pid, action_ids in entries:
+                coords = [f'{v:.{decimals}f}' for v in box]
+                for action_id in action_ids:
+                    writer.writerow([movie, format_timestamp(t), *coords, action_id, pid])
+

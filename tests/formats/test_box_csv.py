@@ -2,12 +2,12 @@ import numpy as np
 import pytest
 
 from videomae_det.assets import AVA_LABEL_MAP
-from videomae_det.evaluation.functional import (AVAFormatError, AVARows, format_box_csv,
-                                                quantize, read_box_csv, read_detections,
-                                                read_exclusions, read_groundtruth,
-                                                read_label_map, rows_from_text,
-                                                write_box_csv)
-from videomae_det.evaluation.functional.ava_io import _check_row, _swar_fields
+from videomae_det.formats import (MAX_LINE_BYTES, AVAFormatError, AVARows, format_box_csv,
+                                  iter_csv_rows, quantize, read_box_csv, read_detections,
+                                  read_exclusions, read_ground_truth_csv, read_groundtruth,
+                                  read_label_map, rows_from_text, write_box_csv,
+                                  write_ground_truth_csv)
+from videomae_det.formats.box_csv import _check_row, _swar_fields
 
 FIXTURES = 'tests/fixtures/eval_detection/'
 
@@ -123,7 +123,7 @@ def test_empty_detections_and_missing_files(tmp_path):
     bad_map.write_text('item {\n  name: "x"\n  id: one\n}\n')
     with pytest.raises(AVAFormatError, match='bad.pbtxt, line 3'):
         read_label_map(bad_map)
-    with pytest.raises(AVAFormatError, match='no "item'):
+    with pytest.raises(AVAFormatError, match='has no entry'):
         read_label_map(empty)
 
 
@@ -158,3 +158,119 @@ def test_writer_round_trips_exactly(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name != 'out.csv']  # no temp left
     with pytest.raises(ValueError, match='in \\[0, 1\\]'):
         format_box_csv(rows.keys, rows.key_index, rows.boxes, rows.labels, rows.scores + 1)
+
+
+# --------------------------------------------------------------------------- issue 13 cases
+GT_ROWS = ('-5KQ66BBWC4,0902,0.077,0.151,0.283,0.811,80,1\n'
+           '-5KQ66BBWC4,0902,0.077,0.151,0.283,0.811,11,1\n'
+           '-5KQ66BBWC4,0903\n')
+
+
+def test_utf8_bom_is_skipped_by_every_reader(tmp_path):
+    path = tmp_path / 'gt.csv'
+    path.write_bytes(b'\xef\xbb\xbf' + GT_ROWS.encode())
+    rows = read_groundtruth(path)
+    # with the BOM kept the first movie would be '\ufeff-5KQ66BBWC4', a keyframe that
+    # matches no detection (silently lower mAP)
+    assert rows.keys == [('-5KQ66BBWC4', 902), ('-5KQ66BBWC4', 903)]
+    assert next(iter_csv_rows(path))[1].movie == '-5KQ66BBWC4'
+    assert read_ground_truth_csv(path).keyframes == rows.keys
+    excl = tmp_path / 'excl.csv'
+    excl.write_bytes(b'\xef\xbb\xbf-5KQ66BBWC4,0902\n')
+    assert read_exclusions(excl) == [('-5KQ66BBWC4', 902)]
+    assert rows_from_text('\ufeff' + GT_ROWS).keys == rows.keys
+
+
+def test_empty_excluded_timestamps_file_is_valid(tmp_path):
+    path = tmp_path / 'ava_val_excluded_timestamps_v2.2.csv'
+    path.write_text('')
+    assert read_exclusions(path) == []
+    with pytest.raises(AVAFormatError, match='excluded-timestamps file not found'):
+        read_exclusions(tmp_path / 'absent.csv')
+
+
+@pytest.mark.parametrize('reader', ['fast', 'rows'])
+def test_line_over_128_kb_is_a_bad_row(tmp_path, reader):
+    path = tmp_path / 'dets.csv'
+    path.write_text('a,0902,0.1,0.2,0.3,0.4,5,0.5\n' + 'a,0902,' + '9' * (MAX_LINE_BYTES + 10)
+                    + ',0.2,0.3,0.4,5,0.5\n')
+    with pytest.raises(AVAFormatError) as info:
+        if reader == 'fast':
+            read_box_csv(path, chunk_bytes=4096)
+        else:
+            list(iter_csv_rows(path, 'persons'))
+    msg = str(info.value)
+    assert f'{path}, line 2: line longer than 128 KB' in msg
+    assert len(msg) < 600  # the row is quoted, not dumped
+
+
+def test_nul_bytes_are_a_bad_row_not_a_csv_traceback(tmp_path):
+    path = tmp_path / 'dets.csv'
+    path.write_bytes(b'a,0902,0.1,0.2,0.3,0.4,5,0.5\na,09\x0002,0.1,0.2,0.3,0.4,5,0.5\n')
+    with pytest.raises(AVAFormatError, match='line 2'):
+        read_box_csv(path)
+
+
+def test_action_ids_any_positive_integer(tmp_path):
+    rows = rows_from_text('a,0902,0.1,0.2,0.3,0.4,81,0.5\na,0902,0.1,0.2,0.3,0.4,120,0.5\n')
+    assert rows.labels.tolist() == [81, 120]
+    for label in ('0', '-3'):
+        with pytest.raises(AVAFormatError, match='not a positive integer'):
+            rows_from_text(f'a,0902,0.1,0.2,0.3,0.4,{label},0.5\n')
+    path = tmp_path / 'gt.csv'
+    path.write_text('a,0902,0.1,0.2,0.3,0.4,0,1\n')
+    with pytest.raises(AVAFormatError, match='line 1: action id 0 is not a positive integer'):
+        list(iter_csv_rows(path))
+
+
+def test_one_box_rule_for_both_readers(tmp_path):
+    """x2 = 1.2 used to pass the dataset's reader and fail the evaluator's."""
+    path = tmp_path / 'gt.csv'
+    path.write_text('a,0902,0.1,0.2,1.2,0.4,5,1\n')
+    with pytest.raises(AVAFormatError, match='x2 = 1.2 is outside'):
+        read_groundtruth(path)
+    with pytest.raises(AVAFormatError, match='x2 = 1.2 is outside'):
+        read_ground_truth_csv(path)
+    path.write_text('a,0902,0.3,0.2,0.3,0.4,5,1\n')  # zero width: legal in both
+    assert len(read_groundtruth(path)) == 1
+    assert read_ground_truth_csv(path).persons[('a', 902)][0][0] == (0.3, 0.2, 0.3, 0.4)
+
+
+def test_person_rows_pyslowfast_predicted_boxes(tmp_path):
+    """PySlowFast's ava_val_predicted_boxes.csv: ``movie,ts,x1,y1,x2,y2,,score``."""
+    path = tmp_path / 'ava_val_predicted_boxes.csv'
+    path.write_text('1j20qq1JyX4,0902,0.002,0.118,0.714,0.977,,0.996108\n'
+                    '1j20qq1JyX4,0902,0.002,0.118,0.714,0.977,12,0.9\n'
+                    '1j20qq1JyX4,0903,0.1,0.1,0.2,0.2,0.5\n'
+                    '1j20qq1JyX4,0904,0.1,0.1,0.2,0.2\n')
+    rows = [r for _, r in iter_csv_rows(path, 'persons')]
+    assert [(r.action_id, r.extra) for r in rows] == [(None, 0.996108), (12, 0.9), (None, 0.5),
+                                                      (None, None)]
+    path.write_text('1j20qq1JyX4,0902,0.002,0.118,0.714,0.977,,nan\n')
+    with pytest.raises(AVAFormatError, match='not a finite number'):
+        list(iter_csv_rows(path, 'persons'))
+
+
+def test_ground_truth_records_and_writer_round_trip(tmp_path):
+    path = tmp_path / 'gt.csv'
+    path.write_text(GT_ROWS)
+    gt = read_ground_truth_csv(path)
+    assert gt.keyframes == [('-5KQ66BBWC4', 902), ('-5KQ66BBWC4', 903)]
+    assert gt.persons[('-5KQ66BBWC4', 902)] == [((0.077, 0.151, 0.283, 0.811), 1, [11, 80])]
+    out = tmp_path / 'out.csv'
+    write_ground_truth_csv(out, gt.keyframes, gt.persons)
+    assert read_ground_truth_csv(out) == gt
+    path.write_text('a,0902.5,0.1,0.2,0.3,0.4,5,1\n')
+    with pytest.raises(AVAFormatError, match='not a whole second'):
+        read_ground_truth_csv(path)
+    path.write_text('a,0902,0.1,0.2,0.3,0.4,5\n')
+    with pytest.raises(AVAFormatError, match='line 1: a ground-truth box row has 8 columns'):
+        read_ground_truth_csv(path)
+
+
+def test_error_quotes_at_most_200_characters_and_pickles():
+    import pickle
+    err = AVAFormatError('f.csv', 3, 'bad', 'x' * 5000)
+    assert len(str(err)) < 300 and 'f.csv, line 3: bad' in str(err)
+    back = pickle.loads(pickle.dumps(err))
+    assert str(back) == str(err) and back.line == 3 and back.path == 'f.csv'
