@@ -8,7 +8,11 @@ RUNTIME = [
     'torchvision==0.29.1',
     'mmengine==0.10.7',
     'mmcv-lite==2.1.0',
-    'decord==0.6.0',
+    # decord: fastest random access, the default where it installs (it has no wheels for
+    # ARM Linux or macOS on Apple silicon and is no longer released); PyAV's wheels carry
+    # FFmpeg and install everywhere, and are used when decord is missing
+    'decord==0.6.0; platform_machine == "x86_64" or platform_machine == "AMD64"',
+    'av==18.1.0',
     'pycocotools==2.0.11',
     'opencv-python==4.14.0.94',
     'numpy==2.4.6',
@@ -41,6 +45,8 @@ setup(
     packages=find_packages(include=['videomae_det', 'videomae_det.*']),
     package_data={'videomae_det': ['assets/*.pbtxt']},
     install_requires=RUNTIME,
-    extras_require={'test': TEST},
+    # torchcodec: a third decoder; needs the system's FFmpeg 4-9 libraries (apt install
+    # libavcodec59 libavformat59 libavutil57 libswscale6 libavdevice59 libavfilter8)
+    extras_require={'test': TEST, 'torchcodec': ['torchcodec==0.17.0']},
     license='Apache-2.0',
 )
