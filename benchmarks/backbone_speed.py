@@ -39,8 +39,8 @@ from typing import Callable, Dict, List
 import torch
 from torch import nn
 
-from videomae_det.models.backbones.vit import MMACTION2_NAMES, build_backbone
-from videomae_det.models.checkpoint import load_pretrained
+from videomae_det.models.backbones.vit import build_backbone
+from videomae_det.models.weights import MMACTION2_NAMES, load_pretrained
 from videomae_det.utils.atomic import atomic_write_text
 
 PEERS = ('ours', 'hf_sdpa', 'hf_eager', 'mmaction2')

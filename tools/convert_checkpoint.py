@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from videomae_det.models.backbones.vit import VARIANTS, VisionTransformer
-from videomae_det.models.checkpoint import convert_checkpoint, load_state_dict_checked
+from videomae_det.models.weights import convert_checkpoint, load_checked
 from videomae_det.utils import atomic_torch_save
 
 
@@ -67,8 +67,8 @@ def main(argv=None) -> int:
             print(f'{args.src}: sizes match no variant ({", ".join(VARIANTS)})',
                   file=sys.stderr)
             return 1
-        missing, unexpected = load_state_dict_checked(
-            _on_meta(arch), state_dict, args.src, assign=True)
+        missing, unexpected = load_checked(
+            _on_meta(arch), state_dict, args.src, source, dropped, strict=False, assign=True)
     except (OSError, ValueError, pickle.UnpicklingError) as e:
         # already one message naming the file and what is wrong
         print(f'error: {e}', file=sys.stderr)

@@ -1,17 +1,24 @@
-"""Detect people and their actions on a video of your own.
+"""Detect people and their actions on a video of your own, a camera or a stream.
 
-    python tools/infer.py VIDEO --config CFG --checkpoint CKPT --out out.mp4 \\
+    python tools/infer.py SOURCE --config CFG --checkpoint CKPT --out out.mp4 \\
         [--csv out.csv] [--json out.json] [--detector hog|fasterrcnn|file] [--boxes FILE] \\
-        [--threshold 0.3] [--keyframe-interval 1.0] [--device cpu] [--batch-size 4] \
-        [--precision fp32|bf16|auto]
+        [--threshold 0.3] [--keyframe-interval 1.0] [--device cpu] \\
+        [--fps N] [--realtime auto|on|off] [--show] [--log-interval 5] \
+        [--batch-size 4] [--precision fp32|bf16|auto]
 
-Writes an annotated copy of the video (every input frame, same size and frame count; each
-keyframe's boxes and top actions stay on screen until the next keyframe), the results as
-an AVA result CSV (video id = file stem, timestamps in seconds) and as JSON. If the video
-is truncated or corrupt, everything decoded up to the bad frame is still written, then
-the error is reported and the exit status is 1.
+SOURCE is a video file, a camera index (``0``), a stream URL (``rtsp://``, ``http://``,
+...) or a folder of frames (give ``--fps``). Writes an annotated copy of the video (every
+frame read, same size; each keyframe's boxes and top actions stay on screen until the next
+keyframe), the results as an AVA result CSV (video id = file stem, timestamps in seconds)
+and as JSON. Live sources (camera, URL) run in realtime mode by default: frames and
+keyframes the model has no time for are dropped, and a log line every ``--log-interval``
+seconds reports input fps, keyframes/s, drops and latency. If the video is truncated or
+corrupt, everything decoded up to the bad frame is still written, then the error is
+reported and the exit status is 1. Ctrl-C (or ``q`` in the ``--show`` window) stops: the
+results so far are written, marked incomplete (``meta.complete: false``), exit status 130.
 """
 import argparse
+import os
 import queue
 import sys
 import threading
@@ -25,7 +32,8 @@ from videomae_det.apis import (build_person_detector, count_keyframes, detect_vi
                                init_detector, label_names_of, write_ava_csv,
                                write_results_json)
 from videomae_det.apis.action_names import AVA_ACTION_NAMES
-from videomae_det.apis.video_stream import VideoStream
+from videomae_det.apis.inference import StreamStats
+from videomae_det.apis.sources import FileSource, open_source
 from videomae_det.datasets.video_io import VideoDecodeError
 from videomae_det.utils.precision import PRECISIONS, in_precision, resolve_precision
 from videomae_det.visualization import StreamingVideoWriter, draw_detections
@@ -33,7 +41,9 @@ from videomae_det.visualization import StreamingVideoWriter, draw_detections
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('video', help='input video (mp4, avi, mkv, ...)')
+    p.add_argument('video', metavar='SOURCE',
+                   help='a video file (mp4, avi, mkv, ...), a camera index (0), a stream URL '
+                   '(rtsp://, http://, ...) or a folder of frames (with --fps)')
     p.add_argument('--config', required=True, help='model config (e.g. configs/ava/vit_b.py)')
     p.add_argument('--checkpoint', required=True, help='trained detector checkpoint')
     p.add_argument('--out', help='annotated video to write (.mp4)')
@@ -62,13 +72,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--precision', choices=PRECISIONS, default='fp32',
                    help='bf16: bfloat16 autocast; auto: bf16 where the device has native bf16 '
                    '(CUDA, CPUs with AVX512-BF16/AMX), else fp32 (default: fp32)')
+    p.add_argument('--fps', type=float, help='frame rate of a folder of frames')
+    p.add_argument('--realtime', choices=('auto', 'on', 'off'), default='auto',
+                   help='drop frames/keyframes the model has no time for, keyframes on the '
+                   'wall clock (auto: on for cameras and stream URLs)')
+    p.add_argument('--show', action='store_true', help='show the annotated frames in a window '
+                   '(q or Esc stops)')
+    p.add_argument('--log-interval', type=float, default=5.0,
+                   help='seconds between progress lines for live sources (default 5)')
     args = p.parse_args(argv)
     if not (args.out or args.csv or args.json):
         p.error('nothing to write: give --out, --csv and/or --json')
-    if args.batch_size < 1:
-        p.error(f'--batch-size must be at least 1; got {args.batch_size}')
     if args.detector == 'file' and not args.boxes:
         p.error('--detector file needs --boxes')
+    if args.batch_size < 1:
+        p.error(f'--batch-size must be at least 1; got {args.batch_size}')
     if args.detector == 'fasterrcnn' and not args.detector_weights:
         p.error('--detector fasterrcnn needs --detector-weights')
     return args
@@ -113,13 +131,45 @@ def run(args: argparse.Namespace) -> int:
     print(f'{stats["keyframes"]} keyframes, {stats["frames"]} frames in '
           f'{stats["seconds"]:.1f} s: {stats["frames"] / max(stats["seconds"], 1e-9):.1f} '
           f'frames/s ({stats["keyframes"] / max(stats["seconds"], 1e-9):.2f} keyframes/s)')
+    print(stats['stream'].line())
     for name in ('out', 'csv', 'json'):
         if getattr(args, name):
             print(f'wrote {getattr(args, name)}')
+    if stats['interrupted']:
+        print('interrupted: the results so far are written, marked incomplete',
+              file=sys.stderr)
+        return 130
     if stats['error'] is not None:
         print(f'error: {stats["error"]}', file=sys.stderr)
         return 1
     return 0
+
+
+class _Preview:
+    """The ``--show`` window: draws each result on its frames and shows them."""
+
+    WINDOW = 'videomae-det'
+
+    def __init__(self, names, max_actions: int):
+        if sys.platform.startswith('linux') and not (os.environ.get('DISPLAY')
+                                                     or os.environ.get('WAYLAND_DISPLAY')):
+            raise ValueError('--show needs a display (DISPLAY is not set); run without --show '
+                             'and watch --out instead')
+        import cv2
+        self.cv2, self.names, self.max_actions = cv2, names, max_actions
+
+    def show(self, result, frames) -> bool:
+        """Show ``frames`` with ``result`` drawn; False when the user asks to stop."""
+        for _, frame in frames or []:
+            drawn = draw_detections(frame, result.boxes, result.actions, self.names,
+                                    self.max_actions, result.person_scores)
+            self.cv2.imshow(self.WINDOW, self.cv2.cvtColor(drawn, self.cv2.COLOR_RGB2BGR))
+            if self.cv2.waitKey(1) & 0xFF in (ord('q'), 27):
+                return False
+        return True
+
+    def close(self) -> None:
+        self.cv2.destroyAllWindows()
 
 
 def infer_video(args: argparse.Namespace, model, detector) -> dict:
@@ -129,39 +179,52 @@ def infer_video(args: argparse.Namespace, model, detector) -> dict:
     short (None when complete); other errors are raised."""
     label_names = label_names_of(model.cfg)
     names = {**AVA_ACTION_NAMES, **label_names}
-    stream = VideoStream(args.video)
-    video_id = args.video_id or Path(args.video).stem
+    source = open_source(args.video, args.fps)
+    video_id = args.video_id or source.video_id
     if getattr(detector, 'video_ids', None) is not None and video_id not in detector.video_ids:
         shown = ', '.join(detector.video_ids[:5])
         raise SystemExit(f'error: {args.boxes} has no boxes for video id {video_id!r} '
                          f'(it has: {shown}{", ..." if len(detector.video_ids) > 5 else ""}); '
                          f'pass --video-id')
+    realtime = None if args.realtime == 'auto' else args.realtime == 'on'
+    preview = _Preview(names, args.max_actions) if args.show else None
 
     drawer = None
     if args.out:
-        drawer = _DrawingWriter(StreamingVideoWriter(args.out, stream.fps,
-                                                     (stream.width, stream.height)),
+        drawer = _DrawingWriter(StreamingVideoWriter(args.out, source.fps,
+                                                     (source.width, source.height)),
                                 names, args.max_actions)
         drawer.start()
-    results, error = [], None
-    start = time.perf_counter()
-    bar = tqdm(total=count_keyframes(args.video, model, args.keyframe_interval),
-               unit='keyframe', desc=Path(args.video).name)
+    results, error, interrupted = [], None, False
+    start = last_log = time.perf_counter()
+    stream_stats = StreamStats()
+    total = (count_keyframes(args.video, model, args.keyframe_interval)
+             if isinstance(source, FileSource) else None)
+    bar = tqdm(total=total, unit='keyframe', desc=Path(str(args.video)).name,
+               disable=getattr(source, 'live', False))
+    gen = detect_video(model, source, detector, args.keyframe_interval, args.threshold,
+                       video_id=video_id, time_offset=args.time_offset,
+                       action_ids=label_names.keys(),
+                       with_frames=drawer is not None or preview is not None,
+                       realtime=realtime, stats=stream_stats, batch_size=args.batch_size)
     try:
-        for result in detect_video(model, args.video, detector, args.keyframe_interval,
-                                   args.threshold, video_id=video_id,
-                                   time_offset=args.time_offset,
-                                   action_ids=label_names.keys(), with_frames=drawer is not None,
-                                   batch_size=args.batch_size):
+        for result in gen:
             if drawer is not None:
                 if drawer.error is not None:
                     raise drawer.error
                 drawer.inbox.put((result, result.frames))
+            if preview is not None and not preview.show(result, result.frames):
+                raise KeyboardInterrupt
             result.frames = None  # the writer holds them; keep only the numbers
             results.append(result)
             bar.update(1)
+            if stream_stats.realtime and time.perf_counter() - last_log >= args.log_interval:
+                last_log = time.perf_counter()
+                print(stream_stats.line(), flush=True)
     except VideoDecodeError as e:  # write what was decoded, then report
         error = e
+    except KeyboardInterrupt:  # stop cleanly: what is done is written, marked incomplete
+        interrupted = True
     except BaseException:
         if drawer is not None:
             drawer.inbox.put(None)
@@ -169,7 +232,10 @@ def infer_video(args: argparse.Namespace, model, detector) -> dict:
             drawer.writer.abort()
         raise
     finally:
+        gen.close()
         bar.close()
+        if preview is not None:
+            preview.close()
     num_frames = 0
     if drawer is not None:
         drawer.inbox.put(None)
@@ -180,17 +246,19 @@ def infer_video(args: argparse.Namespace, model, detector) -> dict:
         drawer.writer.close()
         num_frames = drawer.writer.num_frames
     elapsed = time.perf_counter() - start
-    meta = dict(video=str(args.video), video_id=video_id, fps=stream.fps,
-                width=stream.width, height=stream.height, config=str(args.config),
+    meta = dict(video=str(args.video), video_id=video_id, fps=source.fps,
+                width=source.width, height=source.height, config=str(args.config),
                 checkpoint=str(args.checkpoint), detector=args.detector,
                 keyframe_interval=args.keyframe_interval, threshold=args.threshold,
-                complete=error is None)
+                complete=error is None and not interrupted, interrupted=interrupted,
+                stream=stream_stats.summary())
     if args.csv:
         write_ava_csv(args.csv, results, label_names.keys())
     if args.json:
         write_results_json(args.json, results, names, meta)
     frames_done = num_frames or (results[-1].frame_index + 1 if results else 0)
-    return dict(keyframes=len(results), frames=frames_done, seconds=elapsed, error=error)
+    return dict(keyframes=len(results), frames=frames_done, seconds=elapsed, error=error,
+                interrupted=interrupted, stream=stream_stats)
 
 
 def main(argv=None) -> int:

@@ -5,7 +5,10 @@
     python tools/test.py CONFIG CHECKPOINT --batch-size 16 --precision auto
 
 Prints the per-class AP table and the mAP. The checkpoint is one written by
-``tools/train.py`` (it loads with ``torch.load(weights_only=True)``).
+``tools/train.py`` or a released detector as downloaded, with its ``configs/ava/zoo``
+config (it loads with ``torch.load(weights_only=True)``). A checkpoint that does not fit
+the config exactly (missing, unexpected or wrong-shape keys) is refused with the key
+report and exit status 2, unless ``--partial-load`` asks to load what fits.
 """
 import argparse
 import os.path as osp
@@ -14,12 +17,13 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
 
 from videomae_det.engine.config_checks import (ConfigError, DataNotFoundError, check_data_paths,
                                                load_config)
 from videomae_det.engine.distributed import init_cpu_process_group, shutdown_process_group
+from videomae_det.engine.runner import DetectorRunner
 from videomae_det.formats import read_label_map
+from videomae_det.models.weights import UnsafeCheckpointError, WeightsMismatchError
 from videomae_det.utils.precision import (PRECISIONS, describe, in_precision,
                                           resolve_precision)
 
@@ -29,6 +33,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('config', help='the config the checkpoint was trained with')
     parser.add_argument('checkpoint', help='detector checkpoint written by tools/train.py')
     parser.add_argument('--out', help='write the detections as an AVA result CSV here')
+    parser.add_argument('--partial-load', action='store_true',
+                        help='load the keys that fit and report the rest instead of refusing '
+                        'a checkpoint that does not match the config')
     parser.add_argument('--work-dir', help='where the test log goes (default: '
                         'work_dirs/<config name>)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
@@ -52,6 +59,7 @@ def build_config(args: argparse.Namespace) -> Config:
     name = osp.splitext(osp.basename(args.config))[0]
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join('work_dirs', name)
     cfg.load_from = args.checkpoint
+    cfg.partial_load = args.partial_load
     cfg.resume = False
     if args.batch_size is not None:
         if args.batch_size < 1:
@@ -96,7 +104,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f'error: {err}', file=sys.stderr)
         return 2
     init_cpu_process_group(args.launcher)
-    metrics, rank = evaluate(cfg, args.precision)
+    try:
+        metrics, rank = evaluate(cfg, args.precision)
+    except (WeightsMismatchError, UnsafeCheckpointError) as err:
+        shutdown_process_group()
+        print(f'error: {err}', file=sys.stderr)
+        return 2
     shutdown_process_group()
     if rank == 0:
         print(format_table(metrics, label_map_of(cfg)))
@@ -106,11 +119,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def evaluate(cfg: Config, precision: str = 'fp32') -> Tuple[Dict[str, float], int]:
-    """Run the test loop of ``cfg`` (checkpoint in ``load_from``) -> (metrics, rank).
-
-    ``precision`` (``fp32``/``bf16``/``auto``) sets the autocast of the model's forward.
-    """
-    runner = Runner.from_cfg(cfg)
+    """Run the test loop of ``cfg`` (checkpoint in ``load_from``) -> (metrics, rank)."""
+    runner = DetectorRunner.from_cfg(cfg)
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     used = resolve_precision(precision, device)
     runner.logger.info(f'test precision: {used} ({describe(device)})')

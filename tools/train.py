@@ -9,7 +9,9 @@
 
 The VideoMAE checkpoint the backbone starts from is the config's ``pretrained`` variable
 (``model.backbone.pretrained``), loaded through ``load_pretrained`` (weights only, key
-report). ``load_from`` is for our own detector checkpoints (fine-tuning a trained detector).
+report). ``load_from`` is for detector checkpoints (ours or a released one, to fine-tune a
+trained detector); it must fit the model exactly (exit 2 with the key report otherwise)
+unless ``--cfg-options partial_load=True``.
 
 Before anything is built, the data the config names (annotation files, clip folder,
 proposal file, label map) and the VideoMAE checkpoint are checked; a missing one stops the
@@ -21,11 +23,12 @@ import sys
 from typing import List, Optional
 
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
 
 from videomae_det.engine.config_checks import (ConfigError, DataNotFoundError, check_data_paths,
                                                check_pretrained, enable_amp, load_config)
 from videomae_det.engine.distributed import init_cpu_process_group, shutdown_process_group
+from videomae_det.engine.runner import DetectorRunner
+from videomae_det.models.weights import UnsafeCheckpointError, WeightsMismatchError
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -76,14 +79,20 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     init_cpu_process_group(args.launcher)
     try:
-        runner = Runner.from_cfg(cfg)
+        # load_from is strict (config key partial_load=True opts out), see DetectorRunner
+        runner = DetectorRunner.from_cfg(cfg)
     except KeyError as err:
         # the registry's message for a `type` nobody registered; anything else propagates
         if 'registry' not in str(err):
             raise
         print(f'error: config {args.config}: {err.args[0]}', file=sys.stderr)
         return 2
-    runner.train()
+    try:
+        runner.train()
+    except (WeightsMismatchError, UnsafeCheckpointError) as err:  # load_from did not fit
+        shutdown_process_group()
+        print(f'error: {err}', file=sys.stderr)
+        return 2
     shutdown_process_group()
     return 0
 

@@ -26,8 +26,8 @@ from mmengine.config import Config, DictAction
 from videomae_det.datasets.unlabeled import VideoMultiScaleCrop, window_indices
 from videomae_det.datasets.video_io import read_frames, video_info
 from videomae_det.engine.config_checks import load_config
-from videomae_det.models.pretrain.videomae import (VideoMAEPretrainer, load_pretrain_checkpoint,
-                                                   patchify, unpatchify)
+from videomae_det.models.pretrain.videomae import VideoMAEPretrainer, patchify, unpatchify
+from videomae_det.models.weights import load_pretraining_model
 from videomae_det.registry import MODELS
 from videomae_det.structures import ActionDataSample
 from videomae_det.utils.atomic import atomic_open
@@ -76,7 +76,7 @@ def build_model(cfg: Config, checkpoint: str, device: str) -> VideoMAEPretrainer
     model = MODELS.build(cfg.model)
     if not isinstance(model, VideoMAEPretrainer):
         raise ValueError(f'the config builds a {type(model).__name__}, not a VideoMAEPretrainer')
-    load_pretrain_checkpoint(model, checkpoint)
+    load_pretraining_model(model, checkpoint)
     return model.to(device).eval()
 
 

@@ -70,3 +70,65 @@ def mini_ava_movie(mini_ava, tmp_path_factory):
     return dict(path=path, movie=movie, first_sec=secs[0], num_frames=len(frames),
                 val_min_json=mini_ava / 'annotations' / 'ava_val_v2.2_min.json',
                 val_csv=mini_ava / 'annotations' / 'ava_val_v2.2.csv')
+
+
+class MJPEGStream:
+    """A live MJPEG-over-HTTP stream (what IP cameras serve) on 127.0.0.1: each GET gets
+    ``frames`` at ``fps`` in real time, as ``multipart/x-mixed-replace`` JPEG parts; the
+    connection closes after the last frame. ``url`` is set once serving."""
+
+    def __init__(self, frames: np.ndarray, fps: float):
+        import http.server
+        import socketserver
+        import threading
+        import time
+
+        import cv2
+        parts = []
+        for f in frames:
+            ok, buf = cv2.imencode('.jpg', cv2.cvtColor(f, cv2.COLOR_RGB2BGR),
+                                   [cv2.IMWRITE_JPEG_QUALITY, 95])
+            parts.append(buf.tobytes())
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header('Content-Type', 'multipart/x-mixed-replace; boundary=frame')
+                self.end_headers()
+                start = time.monotonic()
+                try:
+                    for i, data in enumerate(parts):
+                        self.wfile.write(b'--frame\r\nContent-Type: image/jpeg\r\n'
+                                         b'Content-Length: %d\r\n\r\n' % len(data) + data + b'\r\n')
+                        self.wfile.flush()
+                        time.sleep(max(0.0, start + (i + 1) / fps - time.monotonic()))
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.server = socketserver.ThreadingTCPServer(('127.0.0.1', 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.url = f'http://127.0.0.1:{self.server.server_address[1]}/live.mjpg'
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def grey_frames(n: int, size=(80, 64)) -> np.ndarray:
+    """Flat frames whose grey level tells their index (``3 × index + 10``, mod 240)."""
+    return np.stack([np.full((size[1], size[0], 3), (3 * i) % 240 + 10, np.uint8)
+                     for i in range(n)])
+
+
+@pytest.fixture(scope='session')
+def live_stream():
+    """:class:`MJPEGStream` and :func:`grey_frames`, for tests that need a live source."""
+    return MJPEGStream, grey_frames

@@ -27,7 +27,7 @@ def test_init_detector_loads_the_checkpoint(tiny_config, tiny_checkpoint, model)
 
 def test_init_detector_refuses_a_checkpoint_of_another_model(tiny_config, tmp_path):
     torch.save(dict(state_dict={'backbone.foo': torch.zeros(2)}, meta={}), tmp_path / 'x.pth')
-    with pytest.raises(ValueError, match=r'x\.pth.*missing'):
+    with pytest.raises(ValueError, match=r'(?s)x\.pth.*missing.*backbone\.foo.*likely cause'):
         init_detector(tiny_config, tmp_path / 'x.pth')
 
 
@@ -192,6 +192,28 @@ def test_batching_keyframes_gives_the_same_results(model, mini_ava_movie, batch_
 def test_batch_size_below_one_is_refused(model, mini_ava_movie):
     with pytest.raises(ValueError, match='batch_size must be at least 1; got 0'):
         next(detect_video(model, mini_ava_movie['path'], lambda *a, **k: None, batch_size=0))
+
+
+def test_a_config_stored_in_a_checkpoint_is_never_executed(tiny_config, tiny_checkpoint,
+                                                           tmp_path):
+    """init_detector(None, ckpt) reads meta['cfg'] as data: a stored config carrying code
+    (here: one that would create a file) is refused and the code does not run."""
+    from videomae_det.models.weights import ConfigTextError
+    marker = tmp_path / 'pwned'
+    state = torch.load(tiny_checkpoint, weights_only=True)
+    evil = (f'import pathlib\npathlib.Path({str(marker)!r}).write_text("ran")\n'
+            + state['meta']['cfg'])
+    hidden = state['meta']['cfg'].replace(
+        'max_epochs = ', f'x = open({str(marker)!r}, "w").write("ran")\nmax_epochs = ', 1)
+    for i, text in enumerate((evil, hidden)):
+        path = tmp_path / f'evil{i}.pth'
+        torch.save(dict(state_dict=state['state_dict'], meta=dict(cfg=text)), path)
+        with pytest.raises(ConfigTextError, match=r'evil\d\.pth.*not .*pass the config file'):
+            init_detector(None, path)
+        assert not marker.exists()
+    # with the config given, the stored text is not even looked at
+    model = init_detector(tiny_config, tmp_path / 'evil0.pth')
+    assert not marker.exists() and not model.training
 
 
 def test_variable_frame_rate_video_takes_clips_by_timestamp(model, tmp_path, monkeypatch):

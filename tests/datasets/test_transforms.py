@@ -56,6 +56,16 @@ def test_resize_short_side():
     _check_all(out)
 
 
+def test_resize_rounding_of_the_long_side():
+    # 64x96 -> short side 45: long side 67.5, rounded (ours, mmaction2) or floored (VAD)
+    assert Resize(scale=45)(_results())['img_shape'] == (45, 68)
+    out = Resize(scale=45, rounding='floor')(_results())
+    assert out['imgs'].shape[1:3] == (45, 67) and out['img_shape'] == (45, 67)
+    assert out['scale_factor'] == (67 / 96, 45 / 64)
+    with pytest.raises(ValueError, match='rounding'):
+        Resize(rounding='ceil')
+
+
 def test_flip_moves_boxes_with_pixels():
     out = Flip(flip_ratio=1.0)(_results())
     assert out['flip'] is True

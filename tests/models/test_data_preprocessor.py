@@ -63,3 +63,16 @@ def test_pad_divisor_follows_the_patch_size():
     with pytest.raises(ValueError, match=r'model\.data_preprocessor\.pad_size_divisor=12 .*'
                        r'patch size 8'):
         ActionDataPreprocessor(pad_size_divisor=12).fit_to_patch(8)
+
+
+def test_crop_to_divisor_drops_the_partial_patch_like_mmaction2():
+    pre = ActionDataPreprocessor(mean=(0, 0, 0), std=(1, 1, 1), pad_size_divisor=16,
+                                 crop_to_divisor=True)
+    clip = torch.arange(50 * 70, dtype=torch.float32).reshape(1, 1, 50, 70).expand(3, 4, 50, 70)
+    samples = [ActionDataSample()]
+    out = pre(dict(inputs=[clip], data_samples=samples))
+    assert out['inputs'].shape == (1, 3, 4, 48, 64)  # 50x70 -> 48x64, not 64x80
+    torch.testing.assert_close(out['inputs'][0], clip[:, :, :48, :64])
+    assert out['data_samples'][0].pad_shape == (48, 64)
+    with pytest.raises(ValueError, match='smaller than one 16-pixel patch'):
+        pre(dict(inputs=[_clip(8, 40, 1)]))

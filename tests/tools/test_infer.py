@@ -162,3 +162,90 @@ def test_batch_size_and_precision(tmp_path, model_files):
     with pytest.raises(SystemExit):
         infer.parse_args([str(video), '--config', str(cfg), '--checkpoint', str(ckpt),
                           '--csv', 'x.csv', '--batch-size', '0'])
+
+
+def test_folder_of_frames_needs_and_uses_fps(tmp_path, model_files, capsys):
+    cfg, ckpt = model_files
+    folder = tmp_path / 'frames'
+    folder.mkdir()
+    for i in range(30):
+        cv2.imwrite(str(folder / f'{i + 1:05d}.jpg'), np.full((120, 160, 3), 100, np.uint8))
+    json_path = tmp_path / 'o.json'
+    base = [str(folder), '--config', str(cfg), '--checkpoint', str(ckpt), '--json', str(json_path)]
+    assert infer.main(base) == 1
+    assert 'frames' in capsys.readouterr().err and not json_path.exists()
+    assert infer.main(base + ['--fps', '10', '--keyframe-interval', '1']) == 0
+    data = json.loads(json_path.read_text())
+    # 30 frames at 10 fps: keyframes at 0, 1, 2 s on frames 0, 10, 20
+    assert [k['frame_index'] for k in data['keyframes']] == [0, 10, 20]
+    assert data['meta']['video_id'] == 'frames' and data['meta']['complete'] is True
+
+
+@pytest.fixture
+def live_stream():
+    conftest = _load_apis_conftest()
+    return conftest.MJPEGStream, conftest.grey_frames
+
+
+def test_ctrl_c_on_a_live_stream_writes_the_results_so_far(tmp_path, model_files, capsys,
+                                                           live_stream, monkeypatch):
+    """SIGINT mid-stream: exit status 130, the CSV/JSON/video so far written, marked
+    incomplete."""
+    import _thread
+    MJPEGStream, grey_frames = live_stream
+    cfg, ckpt = model_files
+    out, csv_path, json_path = tmp_path / 'o.mp4', tmp_path / 'o.csv', tmp_path / 'o.json'
+    real_show = infer._DrawingWriter.run
+    seen = []
+
+    def interrupt_after_two(self):  # Ctrl-C once two keyframes have been drawn
+        real_get = self.inbox.get
+
+        def get():
+            item = real_get()
+            if item is not None:
+                seen.append(item[0].keyframe_index)
+                if len(seen) == 2:
+                    _thread.interrupt_main()
+            return item
+        self.inbox.get = get
+        real_show(self)
+
+    monkeypatch.setattr(infer._DrawingWriter, 'run', interrupt_after_two)
+    with MJPEGStream(grey_frames(250, size=(160, 120)), fps=25) as stream:  # 10 s
+        code = infer.main([stream.url, '--config', str(cfg), '--checkpoint', str(ckpt),
+                           '--out', str(out), '--csv', str(csv_path), '--json', str(json_path),
+                           '--keyframe-interval', '0.5', '--log-interval', '0'])
+    assert code == 130
+    captured = capsys.readouterr()
+    assert 'interrupted' in captured.err
+    assert 'keyframes/s' in captured.out and 'frames dropped' in captured.out
+    data = json.loads(json_path.read_text())
+    assert data['meta']['complete'] is False and data['meta']['interrupted'] is True
+    assert data['meta']['video_id'] == 'live' and data['meta']['stream']['realtime'] is True
+    done = [k['timestamp'] for k in data['keyframes']]
+    assert len(done) >= 2 and done[-1] < 10
+    assert _count(out)[0] > 0  # the annotated video so far is playable
+
+
+def test_show_draws_every_frame_and_q_stops(tmp_path, model_files, monkeypatch):
+    cfg, ckpt = model_files
+    video = tmp_path / 'v.avi'
+    write_synthetic_video(video, num_frames=60, fps=25, size=(160, 120), num_people=1)
+    json_path = tmp_path / 'o.json'
+    args = [str(video), '--config', str(cfg), '--checkpoint', str(ckpt), '--json',
+            str(json_path), '--show']
+    monkeypatch.delenv('DISPLAY', raising=False)
+    monkeypatch.delenv('WAYLAND_DISPLAY', raising=False)
+    if sys.platform.startswith('linux'):
+        assert infer.main(args) == 1  # no display: one clear error
+    monkeypatch.setenv('DISPLAY', ':99')
+    shown = []
+    monkeypatch.setattr(cv2, 'imshow', lambda name, img: shown.append(img.shape))
+    monkeypatch.setattr(cv2, 'destroyAllWindows', lambda: None)
+    monkeypatch.setattr(cv2, 'waitKey', lambda ms: ord('q') if len(shown) == 30 else -1)
+    assert infer.main(args) == 130  # 'q' on the 30th frame stops like Ctrl-C
+    assert shown == [(120, 160, 3)] * 30
+    data = json.loads(json_path.read_text())
+    assert data['meta']['complete'] is False
+    assert [k['frame_index'] for k in data['keyframes']] == [0]  # the 2nd was being shown

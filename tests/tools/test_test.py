@@ -76,3 +76,26 @@ def test_bad_batch_size_is_named(in_mini_ava_workspace, mini_config, tool, capsy
     ckpt.write_bytes(b'')
     assert tool('test').main([mini_config, str(ckpt), '--batch-size', '0']) == 2
     assert '--batch-size must be at least 1; got 0' in capsys.readouterr().err
+
+
+def test_a_checkpoint_that_does_not_fit_exits_2_with_the_key_report(
+        in_mini_ava_workspace, mini_config, tiny_options, tool, capsys):
+    """Strict loading: a detector with a 3-block backbone and another class count is refused
+    (exit 2, key lists, likely cause) instead of scoring a half-random model;
+    --partial-load is the explicit way to evaluate it anyway."""
+    ckpt = in_mini_ava_workspace / 'other.pth'
+    other = [o for o in tiny_options if 'depth' not in o] + ['model.backbone.depth=3']
+    _checkpoint(ckpt, mini_config, other)
+    state = torch.load(ckpt, weights_only=True)
+    state['state_dict'].pop('roi_head.fc_cls.bias')
+    torch.save(state, ckpt)
+    args = [mini_config, str(ckpt), '--work-dir', str(in_mini_ava_workspace / 'w2'),
+            '--cfg-options', *tiny_options]
+    test = tool('test')
+    assert test.main(args) == 2
+    err = capsys.readouterr().err
+    assert 'other.pth' in err and 'missing (1): roi_head.fc_cls.bias' in err
+    assert 'unexpected' in err and 'backbone.blocks.1.' in err
+    assert 'likely cause: the checkpoint has more transformer blocks (3)' in err
+    assert test.main(args + ['--partial-load']) == 0
+    assert 'mAP' in capsys.readouterr().out

@@ -16,6 +16,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections import deque
@@ -29,12 +30,14 @@ from mmengine.logging import print_log
 from torch import nn
 
 from videomae_det.apis.action_names import AVA_ACTION_NAMES, NUM_ACTIONS
+from videomae_det.apis.sources import LatestFrames, describe_source, open_source
 from videomae_det.apis.video_stream import (ClipScheduler, Keyframe, VideoStream,
                                             keyframe_schedule)
 from videomae_det.assets import AVA_LABEL_MAP
 from videomae_det.formats import read_label_map
 from videomae_det.datasets.video_io import VideoDecodeError
-from videomae_det.models.checkpoint import safe_torch_load
+from videomae_det.models.weights import (ConfigTextError, load_detector, parse_config_text,
+                                         read_checkpoint)
 from videomae_det.registry import MODELS
 
 PathLike = Union[str, os.PathLike]
@@ -50,29 +53,33 @@ TRAIN_CLIP_FPS = 25.0
 
 
 def init_detector(config: Union[PathLike, Config, None], checkpoint: Optional[PathLike] = None,
-                  device: Union[str, torch.device] = 'cpu') -> nn.Module:
+                  device: Union[str, torch.device] = 'cpu', partial_load: bool = False
+                  ) -> nn.Module:
     """Build the detector of ``config`` and load ``checkpoint`` into it.
 
     Args:
-        config: a config file or :class:`Config`; None takes the config text a training
-            checkpoint keeps in ``meta['cfg']``.
-        checkpoint: weights saved by our training (``{'state_dict': ..., 'meta': ...}``) or a
-            bare state dict; read with ``torch.load(weights_only=True)`` (no pickled code
-            runs). None leaves the model randomly initialised.
+        config: a config file or :class:`Config`; None takes the config a training
+            checkpoint keeps in ``meta['cfg']``, read as data only (never executed, see
+            :func:`videomae_det.models.weights.parse_config_text`).
+        checkpoint: one of our detector checkpoints, or a released VideoMAE-Action-Detection
+            / mmaction2 AVA detector as downloaded (with its ``configs/ava/zoo`` config);
+            read with ``torch.load(weights_only=True)`` (no pickled code runs). None leaves
+            the model randomly initialised.
         device: where the model runs.
+        partial_load: load whatever fits and report the rest, instead of refusing a
+            checkpoint that leaves keys missing/unexpected (wrong shapes are always refused).
 
     Returns:
         the model in eval mode on ``device``, with its config as ``model.cfg``.
 
     Raises:
-        ValueError: the checkpoint does not fit the model (names the file and the keys).
+        WeightsMismatchError (a ValueError): the checkpoint does not fit the model; the
+            message lists the keys and the likely cause.
     """
-    ckpt = safe_torch_load(checkpoint) if checkpoint is not None else None
     if config is None:
-        cfg_text = (ckpt or {}).get('meta', {}).get('cfg') if isinstance(ckpt, dict) else None
-        if not cfg_text:
-            raise ValueError(f'no config given and {checkpoint} keeps none in meta["cfg"]')
-        cfg = Config.fromstring(cfg_text, file_format='.py')
+        if checkpoint is None:
+            raise ValueError('init_detector needs a config, or a checkpoint that keeps one')
+        cfg = config_of_checkpoint(checkpoint)
     elif isinstance(config, Config):
         cfg = config
     else:
@@ -80,20 +87,27 @@ def init_detector(config: Union[PathLike, Config, None], checkpoint: Optional[Pa
     # built without init_weights(): a backbone ``pretrained`` file is never read here, the
     # checkpoint supersedes it
     model = MODELS.build(cfg.model)
-    if ckpt is not None:
-        state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
-        if not isinstance(state_dict, dict):
-            raise ValueError(f'{checkpoint}: expected a state dict, got {type(state_dict).__name__}')
-        state_dict = {k[len('module.'):] if k.startswith('module.') else k: v
-                      for k, v in state_dict.items()}
-        result = model.load_state_dict(state_dict, strict=False)
-        if result.missing_keys or result.unexpected_keys:
-            raise ValueError(
-                f'{checkpoint} does not fit the model of the config: '
-                f'{len(result.missing_keys)} missing keys {result.missing_keys[:4]}, '
-                f'{len(result.unexpected_keys)} unexpected keys {result.unexpected_keys[:4]}')
+    if checkpoint is not None:
+        load_detector(model, checkpoint, strict=not partial_load)
     model.cfg = cfg
     return model.to(device).eval()
+
+
+def config_of_checkpoint(checkpoint: PathLike) -> Config:
+    """The config a training checkpoint keeps in ``meta['cfg']``, parsed as plain data.
+
+    The text is never executed: a stored config carrying code (imports, calls other than
+    ``dict(...)``) is refused, and the user is asked to pass the config file instead.
+    """
+    raw = read_checkpoint(checkpoint)
+    text = raw.meta.get('cfg')
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f'no config given and {checkpoint} keeps none in meta["cfg"]; '
+                         f'pass the config file')
+    try:
+        return Config(parse_config_text(text, where=f'{checkpoint} meta["cfg"]'))
+    except ConfigTextError as e:
+        raise ConfigTextError(f'{e}; pass the config file instead') from None
 
 
 # ---------------------------------------------------------------------------------------
@@ -277,6 +291,54 @@ def _find_key(node, key):
 # Streaming inference
 # ---------------------------------------------------------------------------------------
 
+@dataclass
+class StreamStats:
+    """Live counters of a :func:`detect_video` run, safe to read from another thread.
+
+    ``frames_read``: frames the source delivered; ``frames_dropped``: of those, dropped by
+    the realtime buffer before anyone looked at them; ``keyframes_dropped``: keyframes
+    skipped because the model was still busy (realtime); ``latencies``: seconds from the
+    capture of a keyframe's frame (live sources) or its placement (files) to its result,
+    the last 500. Input fps is measured on the source's own clock.
+    """
+    source: str = ''
+    realtime: bool = False
+    frames_read: int = 0
+    frames_dropped: int = 0
+    keyframes_done: int = 0
+    keyframes_dropped: int = 0
+    first_time: Optional[float] = None
+    last_time: Optional[float] = None
+    started: float = field(default_factory=time.monotonic)
+    latencies: Deque[float] = field(default_factory=lambda: deque(maxlen=500))
+
+    def input_fps(self) -> float:
+        span = (self.last_time or 0.0) - (self.first_time or 0.0)
+        return (self.frames_read - 1) / span if span > 0 and self.frames_read > 1 else 0.0
+
+    def keyframes_per_second(self) -> float:
+        return self.keyframes_done / max(time.monotonic() - self.started, 1e-9)
+
+    def summary(self) -> Dict:
+        lat = np.asarray(self.latencies, np.float64)
+        return dict(source=self.source, realtime=self.realtime,
+                    frames_read=self.frames_read, frames_dropped=self.frames_dropped,
+                    input_fps=round(self.input_fps(), 3), keyframes=self.keyframes_done,
+                    keyframes_dropped=self.keyframes_dropped,
+                    keyframes_per_s=round(self.keyframes_per_second(), 3),
+                    latency_mean_s=round(float(lat.mean()), 3) if lat.size else None,
+                    latency_max_s=round(float(lat.max()), 3) if lat.size else None)
+
+    def line(self) -> str:
+        """One log line: input fps, keyframes/s, drops and latency."""
+        d = self.summary()
+        lat = (f'latency {d["latency_mean_s"]:.2f} s mean, {d["latency_max_s"]:.2f} s max'
+               if d['latency_mean_s'] is not None else 'latency -')
+        return (f'input {d["input_fps"]:.1f} fps, {d["keyframes_per_s"]:.2f} keyframes/s, '
+                f'{d["keyframes"]} keyframes done, {d["keyframes_dropped"]} skipped, '
+                f'{d["frames_dropped"]} of {d["frames_read"]} frames dropped, {lat}')
+
+
 _END = object()
 
 
@@ -298,9 +360,14 @@ class _Producer(threading.Thread):
 
     def __init__(self, frames: Iterable[Tuple[int, float, np.ndarray]],
                  scheduler: ClipScheduler, person_detector, preparer: ClipPreparer,
-                 video_id: str, time_offset: float, with_frames: bool, out: queue.Queue):
+                 video_id: str, time_offset: float, with_frames: bool, out: queue.Queue,
+                 stats: StreamStats, max_shown: Optional[int] = None):
         super().__init__(name='videomae-det-producer', daemon=True)
-        self.frames, self.scheduler = frames, scheduler
+        self.frames, self.scheduler, self.stats = frames, scheduler, stats
+        # realtime: frames held for display while every keyframe is being skipped are capped
+        self.max_shown = max_shown
+        self.in_flight = 0  # jobs handed to the model and not yet scored
+        self.lock = threading.Lock()
         self.person_detector, self.preparer = person_detector, preparer
         self.video_id, self.time_offset = video_id, time_offset
         self.with_frames, self.out = with_frames, out
@@ -321,6 +388,9 @@ class _Producer(threading.Thread):
 
     def _placed(self, kf: Keyframe, accepted: bool) -> None:
         """A keyframe is placed: the frames before it belong to the previous accepted one."""
+        kf.placed_at = time.monotonic()
+        if not accepted:
+            self.stats.keyframes_dropped += 1
         if not (self.with_frames and accepted):
             return
         if self._shown_k is not None:
@@ -339,6 +409,19 @@ class _Producer(threading.Thread):
         kf.clip = kf.image = None  # the model input is made; free the frames
         return _Job(kf, boxes, scores, sample)
 
+    def _count_frames(self) -> None:
+        """Frames delivered by the source (and dropped unseen, realtime), in the stats."""
+        if isinstance(self.frames, LatestFrames):
+            self.stats.frames_read, self.stats.frames_dropped = self.frames.read, self.frames.dropped
+        else:
+            self.stats.frames_read += 1
+
+    def _emit(self, kf: Keyframe) -> None:
+        job = self._job(kf)
+        with self.lock:
+            self.in_flight += 1
+        self._put(job)
+
     def run(self) -> None:
         try:
             self._run()
@@ -353,20 +436,29 @@ class _Producer(threading.Thread):
     def _run(self) -> None:
         error = None
         try:
-            for index, time, frame in self.frames:
+            for index, frame_time, frame in self.frames:
                 if self.stop.is_set():
                     raise _Stopped
-                ready = self.scheduler.push(index, time, frame)
+                stats = self.stats
+                if stats.first_time is None:
+                    stats.first_time = frame_time
+                stats.last_time = frame_time
+                self._count_frames()
+                ready = self.scheduler.push(index, frame_time, frame)
                 if self.with_frames:
                     self._shown.append((index, frame))
+                    if self.max_shown is not None and len(self._shown) > self.max_shown:
+                        self._shown.pop(0)
                 for kf in ready:
-                    self._put(self._job(kf))
+                    self._emit(kf)
         except VideoDecodeError as e:
             # the stream ends early: keep what was decoded, finishing the keyframes that
             # lie in it (their clips padded with the last good frame); later ones are lost
             error = e
+        if isinstance(self.frames, LatestFrames):
+            self._count_frames()
         for kf in self.scheduler.finish():
-            self._put(self._job(kf))
+            self._emit(kf)
         if self.with_frames and self._shown_k is not None:
             self._put(('frames', self._shown_k, self._shown))
         self._put(error if error is not None else _END)
@@ -377,7 +469,7 @@ class _Stopped(Exception):
 
 
 def detect_video(model: nn.Module,
-                 video_path: PathLike,
+                 video_path,
                  person_detector,
                  keyframe_interval: float = 1.0,
                  score_threshold: float = 0.3,
@@ -387,6 +479,11 @@ def detect_video(model: nn.Module,
                  action_ids: Optional[Iterable[int]] = None,
                  with_frames: bool = False,
                  queue_size: int = 4,
+                 realtime: Optional[bool] = None,
+                 max_pending: int = 2,
+                 frame_buffer: int = 8,
+                 fps: Optional[float] = None,
+                 stats: Optional[StreamStats] = None,
                  batch_size: int = 1) -> Iterator[KeyframeResult]:
     """Detect people and their actions on a video, keyframe by keyframe.
 
@@ -396,23 +493,37 @@ def detect_video(model: nn.Module,
     centred on the keyframe), taking the frames nearest those times whatever the video's
     frame rate; the person detector runs on the keyframe; the model scores every box.
 
+    Realtime mode (the default for live sources: cameras and stream URLs) keeps latency
+    bounded when the model is slower than the source: a reader thread keeps only the
+    newest ``frame_buffer`` frames (older ones are dropped), time is the wall clock at
+    capture so keyframes stay ``keyframe_interval`` seconds apart, and a keyframe is
+    skipped (not queued) while ``max_pending`` keyframes already wait for the model.
+    Clips still take the nearest *surviving* frame to each sampling time.
+
     Args:
         model: from :func:`init_detector` (``model.cfg`` holds its config).
-        video_path: any container OpenCV's FFmpeg reads (mp4, avi, mkv, ...).
+        video_path: a video file (any container OpenCV's FFmpeg reads), a camera index, a
+            stream URL, a folder of frames (give ``fps``), or a source from
+            :func:`videomae_det.apis.sources.open_source`.
         person_detector: a callable ``(frame, video_id=, timestamp=) -> (boxes, scores)``,
             see :mod:`videomae_det.apis.person_detectors`.
         keyframe_interval: seconds between keyframes.
         score_threshold: an action is listed in ``KeyframeResult.actions`` from this score.
         video_id: the id results carry (and boxes files are looked up by); default: the
-            file name without extension.
+            file name without extension (``camera0``, the URL's last part, the folder name).
         time_offset: seconds added to keyframe times (e.g. the movie time of the first
             frame of a cut-out segment).
         action_ids: the action ids to report (default: those of the label map the config
             names, else all 80).
         with_frames: attach to each result the frames it is shown on (for drawing).
         queue_size: prepared keyframes waiting for the model (bounds memory).
-        batch_size: keyframe clips per forward (more is faster where memory allows; the
-            results are the same as one by one).
+        realtime: None = on for live sources only.
+        max_pending, frame_buffer: realtime bounds (see above).
+        fps: frame rate of a folder of frames.
+        stats: a :class:`StreamStats` to keep up to date (read it while iterating).
+        batch_size: keyframe clips per forward (faster where memory allows; the results
+            are the same as one by one). In realtime mode a forward takes the clips ready
+            at that moment, up to ``batch_size``, never waiting for more.
 
     Yields:
         :class:`KeyframeResult` in keyframe order.
@@ -422,7 +533,17 @@ def detect_video(model: nn.Module,
             corrupt file), naming the file and frame. In the latter case it is raised after
             the results (and frames) of every keyframe that was decoded have been yielded.
     """
-    stream = VideoStream(video_path)
+    source = video_path if hasattr(video_path, 'timed_frames') else open_source(video_path, fps)
+    if realtime is None:
+        realtime = bool(getattr(source, 'live', False))
+    if max_pending < 1:
+        raise ValueError(f'max_pending must be >= 1; got {max_pending}')
+    if batch_size < 1:
+        raise ValueError(f'batch_size must be at least 1; got {batch_size}')
+    if not realtime and hasattr(source, 'clock'):
+        source.clock = 'stream'  # every frame is read, late: read times are not show times
+    stats = stats if stats is not None else StreamStats()
+    stats.source, stats.realtime = describe_source(source), realtime
     cfg = model.cfg
     spec = clip_spec_of(cfg)
     scheduler = ClipScheduler(keyframe_interval, spec.clip_len, spec.frame_interval,
@@ -431,22 +552,37 @@ def detect_video(model: nn.Module,
         action_ids = label_names_of(cfg).keys()
     action_ids = sorted(set(int(a) for a in action_ids))
     if video_id is None:
-        video_id = Path(video_path).stem
-    if batch_size < 1:
-        raise ValueError(f'batch_size must be at least 1; got {batch_size}')
-    out: queue.Queue = queue.Queue(maxsize=max(queue_size, batch_size))
-    producer = _Producer(stream.timed_frames(), scheduler, person_detector, ClipPreparer(cfg),
-                         video_id, time_offset, with_frames, out)
+        video_id = source.video_id
+    frames = LatestFrames(source, frame_buffer) if realtime else source.timed_frames()
+    # realtime: the accept gate below bounds what waits, so the producer never blocks
+    out: queue.Queue = queue.Queue(maxsize=0 if realtime else max(queue_size, batch_size))
+    producer = _Producer(frames, scheduler, person_detector, ClipPreparer(cfg), video_id,
+                         time_offset, with_frames, out, stats,
+                         max_shown=int(10 * max(getattr(source, 'fps', 30), 1)) if realtime
+                         else None)
+    if realtime:
+        scheduler.accept = lambda kf: producer.in_flight < max_pending
     producer.start()
-    video_shape = (stream.height, stream.width)
     # scored keyframes waiting for their frames (which come when the next one is placed)
     waiting: Deque[KeyframeResult] = deque()
-    frames: Dict[int, list] = {}
-    pending: List[_Job] = []  # prepared clips waiting for a full batch
+    frames_of: Dict[int, list] = {}
+    pending: List[_Job] = []  # prepared clips waiting for a batch
 
     def score_pending():
-        waiting.extend(_score(model, pending, video_id, time_offset, video_shape,
-                              score_threshold, action_ids))
+        results = _score(model, pending, video_id, time_offset,
+                         (source.height, source.width), score_threshold, action_ids)
+        for job, result in zip(pending, results):
+            with producer.lock:
+                producer.in_flight -= 1
+            stats.keyframes_done += 1
+            # latency from the capture of the keyframe's frame (a live source's clock),
+            # else from its placement
+            t0 = getattr(source, 't0', None) if realtime else None
+            origin = (t0 + job.keyframe.frame_time if t0 is not None
+                      else job.keyframe.placed_at)
+            if origin is not None:
+                stats.latencies.append(time.monotonic() - origin)
+            waiting.append(result)
         pending.clear()
 
     try:
@@ -455,28 +591,35 @@ def detect_video(model: nn.Module,
             if item is _END or isinstance(item, BaseException):
                 break
             if isinstance(item, tuple):
-                frames[item[1]] = item[2]
-            else:
-                pending.append(item)
-                # a keyframe without people waits only behind clips already waiting
-                if (len(pending) == 1 and item.sample is None) or sum(
-                        job.sample is not None for job in pending) >= batch_size:
-                    score_pending()
-            while waiting and (not with_frames or waiting[0].keyframe_index in frames):
+                frames_of[item[1]] = item[2]
+                continue
+            pending.append(item)
+            clips = sum(job.sample is not None for job in pending)
+            # a keyframe without people waits only behind clips already waiting; realtime
+            # never waits for a batch to fill (max_pending may be below batch_size)
+            if ((len(pending) == 1 and item.sample is None) or clips >= batch_size
+                    or (realtime and out.empty())):
+                score_pending()
+            while waiting and (not with_frames or waiting[0].keyframe_index in frames_of):
                 result = waiting.popleft()
-                result.frames = frames.pop(result.keyframe_index, None)
+                result.frames = frames_of.pop(result.keyframe_index, None)
                 yield result
         score_pending()
         # the producer sends every keyframe's frames before ending
         while waiting:
             result = waiting.popleft()
-            result.frames = frames.pop(result.keyframe_index, None)
+            result.frames = frames_of.pop(result.keyframe_index, None)
             yield result
         if isinstance(item, BaseException):
             raise item
     finally:
         producer.stop.set()
+        if realtime:
+            frames.close()
         producer.join()
+        close = getattr(source, 'close', None)
+        if close is not None and source is not video_path:
+            close()
 
 
 @torch.no_grad()

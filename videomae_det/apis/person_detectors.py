@@ -23,6 +23,7 @@ import torch
 from torchvision.ops import nms
 
 from videomae_det.formats import CSVBox, iter_csv_rows, load_json
+from videomae_det.models.weights import load_checked, read_checkpoint
 from videomae_det.structures import clip_boxes, denormalize_boxes, xywh_to_xyxy
 
 PathLike = Union[str, os.PathLike]
@@ -137,19 +138,9 @@ class FasterRCNNPersonDetector:
         self.device = torch.device(device)
         model = fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91,
                                         min_size=min_size, box_score_thresh=min(score_thr, 0.05))
-        state = torch.load(weights, map_location='cpu', weights_only=True)
-        if isinstance(state, dict):
-            for key in ('model', 'state_dict'):
-                if isinstance(state.get(key), dict):
-                    state = state[key]
-                    break
-        if not isinstance(state, dict):
-            raise ValueError(f'{weights}: expected a state dict, got {type(state).__name__}')
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        if missing or unexpected:
-            raise ValueError(f'{weights} is not a fasterrcnn_resnet50_fpn state dict: '
-                             f'{len(missing)} missing keys (e.g. {missing[:3]}), '
-                             f'{len(unexpected)} unexpected keys (e.g. {unexpected[:3]})')
+        raw = read_checkpoint(weights)  # weights_only: no pickled code runs
+        load_checked(model, raw.state_dict, str(weights), 'torchvision fasterrcnn_resnet50_fpn',
+                     strict=True)
         self.model = model.eval().to(self.device)
 
     @torch.no_grad()

@@ -126,6 +126,7 @@ class Keyframe:
         clip_indices: int64 ``(clip_len,)`` frame indices of its clip, in time order.
         clip: with frames pushed, uint8 ``(clip_len, H, W, 3)`` the clip's frames.
         image: with frames pushed, the keyframe's own frame.
+        placed_at: ``time.monotonic()`` when it was placed (set by streaming inference).
     """
     index: int
     time: float
@@ -134,6 +135,7 @@ class Keyframe:
     frame_time: float = 0.0
     clip: Optional[np.ndarray] = field(default=None, repr=False)
     image: Optional[np.ndarray] = field(default=None, repr=False)
+    placed_at: Optional[float] = field(default=None, repr=False)
 
     @property
     def last_frame(self) -> int:

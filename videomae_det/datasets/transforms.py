@@ -57,10 +57,16 @@ def _clip(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
 class Resize(BaseTransform):
     """Resize so that the short side is ``scale`` pixels (aspect ratio kept).
 
+    ``rounding`` of the long side: ``'round'`` (ours, as mmaction2's ``int(x + 0.5)``) or
+    ``'floor'`` (VideoMAE-Action-Detection's ``int(x)``).
     Updates ``imgs``, boxes, ``img_shape`` and ``scale_factor`` (cumulative (sx, sy)).
     """
 
-    def __init__(self, scale: int = 256, interpolation: str = 'bilinear'):
+    def __init__(self, scale: int = 256, interpolation: str = 'bilinear',
+                 rounding: str = 'round'):
+        if rounding not in ('round', 'floor'):
+            raise ValueError(f"Resize rounding must be 'round' or 'floor', got {rounding!r}")
+        self.rounding = rounding
         self.scale = int(scale)
         self.interpolation = dict(bilinear=cv2.INTER_LINEAR, area=cv2.INTER_AREA,
                                   nearest=cv2.INTER_NEAREST, bicubic=cv2.INTER_CUBIC)[interpolation]
@@ -68,10 +74,11 @@ class Resize(BaseTransform):
     def transform(self, results: dict) -> dict:
         imgs = results['imgs']
         h, w = imgs.shape[1:3]
+        to_int = int if self.rounding == 'floor' else (lambda v: int(round(v)))
         if h <= w:
-            new_h, new_w = self.scale, int(round(w * self.scale / h))
+            new_h, new_w = self.scale, to_int(w * self.scale / h)
         else:
-            new_h, new_w = int(round(h * self.scale / w)), self.scale
+            new_h, new_w = to_int(h * self.scale / w), self.scale
         if (new_h, new_w) != (h, w):
             out = np.empty((imgs.shape[0], new_h, new_w, 3), np.uint8)
             for f, dst in zip(imgs, out):  # cv2 writes straight into the clip array

@@ -1,5 +1,5 @@
 from .backbones import VisionTransformer, build_backbone
-from .checkpoint import load_pretrained
+from .weights import load_pretrained
 from .data_preprocessor import ActionDataPreprocessor
 from .pretrain import VideoMAEPretrainer
 from .detectors import AVADetector

@@ -27,6 +27,11 @@ class ActionDataPreprocessor(BaseDataPreprocessor):
     to its backbone's patch size (:meth:`fit_to_patch`), so a config never restates it; a
     preprocessor used on its own with None pads to the batch's largest size only.
 
+    ``crop_to_divisor=True`` crops the batch at the bottom/right *down* to a multiple of the
+    divisor instead of padding up: what mmaction2's ViT does implicitly (its strided patch
+    convolution drops a partial patch row/column), so its released detectors see the same
+    pixels (they test one clip per batch).
+
     Attributes ``mean``/``std``: float buffers (3, 1, 1, 1) (0-255 units); absent when
     constructed with ``mean=None`` (no normalisation).
     """
@@ -36,6 +41,7 @@ class ActionDataPreprocessor(BaseDataPreprocessor):
                  std: Optional[Sequence[float]] = (58.395, 57.12, 57.375),
                  pad_size_divisor: Optional[int] = None,
                  pad_value: float = 0.0,
+                 crop_to_divisor: bool = False,
                  non_blocking: bool = False):
         super().__init__(non_blocking=non_blocking)
         if (mean is None) != (std is None):
@@ -48,6 +54,7 @@ class ActionDataPreprocessor(BaseDataPreprocessor):
                                  persistent=False)
         self.pad_size_divisor = None if pad_size_divisor is None else int(pad_size_divisor)
         self.pad_value = float(pad_value)
+        self.crop_to_divisor = bool(crop_to_divisor)
 
     def fit_to_patch(self, patch_size: int, key: str = 'model.data_preprocessor') -> None:
         """Pad to whole patches of the backbone: an unset divisor becomes ``patch_size``; a
@@ -84,9 +91,17 @@ class ActionDataPreprocessor(BaseDataPreprocessor):
         div = self.pad_size_divisor or 1
         max_h = max(c.shape[2] for c in clips)
         max_w = max(c.shape[3] for c in clips)
-        pad_h = -(-max_h // div) * div if div > 1 else max_h
-        pad_w = -(-max_w // div) * div if div > 1 else max_w
+        if self.crop_to_divisor:
+            pad_h, pad_w = max_h // div * div, max_w // div * div
+            if not (pad_h and pad_w):
+                raise ValueError(f'clips of {max_h}x{max_w} are smaller than one '
+                                 f'{div}-pixel patch')
+        else:
+            pad_h = -(-max_h // div) * div if div > 1 else max_h
+            pad_w = -(-max_w // div) * div if div > 1 else max_w
         batch = torch.stack([
+            F.pad(c, (0, max_w - c.shape[3], 0, max_h - c.shape[2]), value=self.pad_value)
+            [..., :pad_h, :pad_w] if self.crop_to_divisor else
             F.pad(c, (0, pad_w - c.shape[3], 0, pad_h - c.shape[2]), value=self.pad_value)
             for c in clips])
         samples = data.get('data_samples')

@@ -9,12 +9,12 @@ from videomae_det.models.heads import AVARoIHead
 from videomae_det.structures import ActionDataSample
 
 
-def tiny_detector(**head_kw):
+def tiny_detector(detector_kw=None, **head_kw):
     torch.manual_seed(0)
     return AVADetector(
         backbone=dict(type=VisionTransformer, num_frames=4, img_size=64, embed_dim=16,
                       depth=1, num_heads=2),
-        roi_head=dict(type=AVARoIHead, num_classes=80, **head_kw))
+        roi_head=dict(type=AVARoIHead, num_classes=80, **head_kw), **(detector_kw or {}))
 
 
 def sample(boxes, labels=(), scores=None, rois=None, img_shape=(64, 96)):
@@ -47,8 +47,40 @@ def test_feature_map_and_tensor_mode_shapes():
 
 def test_rois_prefer_rois_over_proposals():
     samples = [sample([[0, 0, 10, 10]], rois=[[1, 2, 3, 4]]), sample([[5, 6, 7, 8]])]
-    rois = AVADetector.rois_of(samples)
+    rois = tiny_detector().rois_of(samples)
     torch.testing.assert_close(rois, torch.tensor([[0., 1, 2, 3, 4], [1., 5, 6, 7, 8]]))
+
+
+def test_inclusive_convention_and_in_model_widening():
+    """VideoMAE-Action-Detection's boxes: x2 = x + w - 1 in stored-frame pixels (clamped to
+    the frame), scaled to the input, then widened with +1 widths and clipped to W - 1."""
+    det = tiny_detector(dict(box_convention='inclusive', test_widen=(0.1, 0.05))).eval()
+    # input 64x96 resized from a 32x48 stored frame: one stored pixel = 2 input pixels
+    s = sample([[10, 20, 50, 40], [0, 0, 96, 64]], img_shape=(64, 96))
+    s.set_metainfo(dict(ori_shape=(32, 48)))
+    rois = det.rois_of([s])[:, 1:]
+    x1, y1, x2, y2 = 10, 20, 48, 38  # x2 - 2, y2 - 2
+    pw, ph = 0.1 * (x2 - x1 + 1) / 2, 0.05 * (y2 - y1 + 1) / 2
+    torch.testing.assert_close(rois[0], torch.tensor([x1 - pw, y1 - ph, x2 + pw, y2 + ph]))
+    # the whole frame: x2 = (48 - 1) * 2 = 94 after the convention, 95 = W - 1 after widening
+    torch.testing.assert_close(rois[1], torch.tensor([0., 0., 95., 63.]))
+    # training keeps the pipeline's boxes (no test-time widening)
+    det.train()
+    torch.testing.assert_close(det.rois_of([s])[0, 1:], torch.tensor([10., 20, 48, 38]))
+    # and rois from the pipeline are never touched
+    s.rois = torch.tensor([[1., 2, 3, 4]])
+    torch.testing.assert_close(det.eval().rois_of([s])[0, 1:], torch.tensor([1., 2, 3, 4]))
+    with pytest.raises(ValueError, match='box_convention'):
+        tiny_detector(dict(box_convention='xywh'))
+
+
+def test_background_class_column_is_dropped_from_the_logits():
+    det = tiny_detector(background_class=True).eval()
+    assert det.roi_head.fc_cls.out_features == 81
+    x, samples = clips(1), [sample([[0, 0, 30, 40]])]
+    logits = det(x, samples, mode='tensor')
+    feat = det.roi_head.pool(det.extract_feat(x), det.rois_of(samples))
+    torch.testing.assert_close(logits, det.roi_head.fc_cls(feat)[:, 1:])
 
 
 def test_loss_falls_and_handles_empty_samples():

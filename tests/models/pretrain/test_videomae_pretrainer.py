@@ -117,7 +117,7 @@ def test_loss_falls_on_a_tiny_overfit_run():
 def test_official_pretraining_file_loads_into_the_pretrainer(tmp_path):
     import argparse
 
-    from videomae_det.models.pretrain.videomae import load_pretrain_checkpoint
+    from videomae_det.models.weights import load_pretraining_model
 
     source = tiny_pretrainer()
     # the official layout: {'model': state dict, 'args': Namespace}, DDP prefix included
@@ -125,20 +125,20 @@ def test_official_pretraining_file_loads_into_the_pretrainer(tmp_path):
     state = {f'module.{k}': v for k, v in source.state_dict().items()}
     torch.save({'model': state, 'args': argparse.Namespace(mask_ratio=0.9)}, path)
     target = tiny_pretrainer()
-    missing, unexpected = load_pretrain_checkpoint(target, str(path))
+    missing, unexpected = load_pretraining_model(target, str(path))
     assert missing == [] and unexpected == []
     for key, value in source.state_dict().items():
         assert torch.equal(target.state_dict()[key], value), key
 
 
 def test_a_checkpoint_without_decoder_is_refused(tmp_path):
-    from videomae_det.models.pretrain.videomae import load_pretrain_checkpoint
+    from videomae_det.models.weights import load_pretraining_model
 
     path = tmp_path / 'backbone.pth'
     encoder_only = {f'encoder.{k}': v for k, v in tiny_pretrainer().encoder.state_dict().items()}
     torch.save({'state_dict': encoder_only}, path)
     with pytest.raises(ValueError, match='not a VideoMAE pretraining checkpoint'):
-        load_pretrain_checkpoint(tiny_pretrainer(), str(path))
+        load_pretraining_model(tiny_pretrainer(), str(path))
 
 
 def test_mask_ratio_zero_reconstructs_every_cube():
@@ -157,7 +157,7 @@ def test_matches_huggingface_videomae_for_pretraining(tmp_path):
     same predictions and the same loss (pixel order, decoder positions, target)."""
     transformers = pytest.importorskip('transformers')
     from videomae_det.models.data_preprocessor import ActionDataPreprocessor
-    from videomae_det.models.pretrain.videomae import load_pretrain_checkpoint
+    from videomae_det.models.weights import load_pretraining_model
 
     config = transformers.VideoMAEConfig(
         image_size=32, patch_size=16, num_frames=4, tubelet_size=2, hidden_size=32,
@@ -173,7 +173,7 @@ def test_matches_huggingface_videomae_for_pretraining(tmp_path):
     reference.save_pretrained(tmp_path / 'hf')
 
     ours = tiny_pretrainer(data_preprocessor=ActionDataPreprocessor()).eval()
-    missing, unexpected = load_pretrain_checkpoint(ours, str(tmp_path / 'hf'))
+    missing, unexpected = load_pretraining_model(ours, str(tmp_path / 'hf'))
     assert missing == [] and unexpected == []
 
     x = torch.randn(2, 3, 4, 32, 32)  # normalised pixels, as both models take them

@@ -9,7 +9,7 @@ and plain pre-norm transformer blocks attend jointly over all tokens of the clip
 
 Parameter names follow the official fine-tuned VideoMAE layout (``patch_embed.proj``,
 ``blocks.{i}.attn.qkv`` + ``q_bias``/``v_bias``, ``norm``) so official weights load without
-renaming; converters for other layouts live in :mod:`videomae_det.models.checkpoint`.
+renaming; converters for other layouts live in :mod:`videomae_det.models.weights`.
 """
 import math
 from typing import Dict, Optional, Sequence, Set, Tuple, Union
@@ -17,10 +17,10 @@ from typing import Dict, Optional, Sequence, Set, Tuple, Union
 import torch
 import torch.nn.functional as F
 import torch.utils.checkpoint
-from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
+from videomae_det.models.weights import load_pretrained
 from videomae_det.registry import MODELS
 
 IntOrPair = Union[int, Sequence[int]]
@@ -201,7 +201,7 @@ class VisionTransformer(BaseModule):
             in backward; saves most activation memory at ~1/3 more compute).
         fused_attn: ``F.scaled_dot_product_attention`` (True) or the plain path.
         pretrained: a checkpoint path loaded by :meth:`init_weights` through
-            :func:`videomae_det.models.checkpoint.load_pretrained` (any known source).
+            :func:`videomae_det.models.weights.load_pretrained` (any known source).
     """
 
     def __init__(self,
@@ -350,11 +350,7 @@ class VisionTransformer(BaseModule):
     def init_weights(self) -> None:
         """Load ``pretrained`` if given (random init already happened in ``__init__``)."""
         if self.pretrained:
-            from videomae_det.models.checkpoint import load_pretrained
-            missing, unexpected = load_pretrained(self, self.pretrained)
-            print_log(
-                f'loaded {self.pretrained} into {type(self).__name__}: '
-                f'missing {missing}, unexpected {unexpected}', logger='current')
+            load_pretrained(self, self.pretrained)  # logs its key report
         self._is_init = True
 
 
@@ -391,171 +387,6 @@ def _init_vit_weights(m: nn.Module) -> None:
     elif isinstance(m, nn.LayerNorm):
         nn.init.ones_(m.weight)
         nn.init.zeros_(m.bias)
-
-
-# ---------------------------------------------------------------------------------------
-# Checkpoint converters: one per source, each (state dict) -> (our keys, dropped keys)
-# ---------------------------------------------------------------------------------------
-# ``dropped`` maps every source key that has no place in the backbone to the reason, so
-# the loader can report it; keys a converter does not recognise are passed through
-# unchanged and surface as "unexpected" when loading.
-
-StateDict = Dict[str, Tensor]
-Converted = Tuple[StateDict, Dict[str, str]]
-
-# fixed sinusoid tables some forks store; ours is recomputed for every input size
-_POS_EMBED_REASON = 'fixed sinusoid position embedding, recomputed by the model'
-
-
-def strip_ddp_prefix(state_dict: StateDict) -> StateDict:
-    """Drop the ``module.`` prefix a DistributedDataParallel-wrapped model saved with."""
-    return {k[len('module.'):] if k.startswith('module.') else k: v
-            for k, v in state_dict.items()}
-
-
-def convert_official_pretrain(state_dict: StateDict) -> Converted:
-    """Official VideoMAE pretraining checkpoint (``model``): keep ``encoder.*``.
-
-    The decoder, ``encoder_to_decoder`` and ``mask_token`` only serve pixel
-    reconstruction and are dropped.
-    """
-    out, dropped = {}, {}
-    for key, value in strip_ddp_prefix(state_dict).items():
-        if key == 'encoder.pos_embed':
-            dropped[key] = _POS_EMBED_REASON
-        elif key.startswith('encoder.'):
-            out[key[len('encoder.'):]] = value
-        else:
-            dropped[key] = 'pretraining decoder (pixel reconstruction only)'
-    return out, dropped
-
-
-def convert_official_finetune(state_dict: StateDict) -> Converted:
-    """Official VideoMAE fine-tuned checkpoint (``module`` or ``model``).
-
-    Key names are already ours. ``head.*`` (the Kinetics/SSv2 classifier) has no place in
-    a backbone. Fine-tuned models pool with mean + ``fc_norm`` and have no per-token
-    ``norm``; ``fc_norm`` was trained on the *mean* of the tokens, so it is dropped and
-    our ``norm`` keeps its unit init (reported missing) -- what the VideoMAE detection
-    code gets from the same files with its non-strict load.
-    """
-    out, dropped = {}, {}
-    for key, value in strip_ddp_prefix(state_dict).items():
-        if key.startswith('head.'):
-            dropped[key] = 'classification head (the backbone has none)'
-        elif key.startswith('fc_norm.'):
-            dropped[key] = 'norm of the mean-pooled token; per-token norm keeps its init'
-        elif key == 'pos_embed':
-            dropped[key] = _POS_EMBED_REASON
-        else:
-            out[key] = value
-    return out, dropped
-
-
-# HuggingFace ``VideoMAELayer`` sub-module -> ours, for weights and biases alike
-_HF_LAYER_NAMES = {
-    'attention.output.dense': 'attn.proj',
-    'layernorm_before': 'norm1',
-    'layernorm_after': 'norm2',
-    'intermediate.dense': 'mlp.fc1',
-    'output.dense': 'mlp.fc2',
-}
-
-
-def convert_huggingface(state_dict: StateDict) -> Converted:
-    """HuggingFace ``transformers`` VideoMAE (``save_pretrained`` of any VideoMAE class).
-
-    ``query/key/value`` weights are stacked into our ``qkv``; the q/v biases (stored as
-    ``query.bias``/``value.bias``, or ``q_bias``/``v_bias`` in older files) become
-    ``q_bias``/``v_bias``. A ``key.bias``, if a file has one, must be zero (VideoMAE has
-    none): a non-zero one cannot be represented and raises.
-    """
-    out, dropped = {}, {}
-    qkv: Dict[Tuple[str, str], Tensor] = {}
-    for key, value in state_dict.items():
-        name = key[len('videomae.'):] if key.startswith('videomae.') else key
-        if name.startswith('embeddings.patch_embeddings.projection.'):
-            out['patch_embed.proj.' + name.rsplit('.', 1)[1]] = value
-        elif name.startswith('layernorm.'):
-            out['norm.' + name.rsplit('.', 1)[1]] = value
-        elif name.startswith('encoder.layer.'):
-            i, rest = name[len('encoder.layer.'):].split('.', 1)
-            prefix = f'blocks.{i}.'
-            if rest.startswith('attention.attention.'):
-                part = rest[len('attention.attention.'):]  # query.weight, q_bias, ...
-                if part in ('q_bias', 'query.bias'):
-                    out[prefix + 'attn.q_bias'] = value
-                elif part in ('v_bias', 'value.bias'):
-                    out[prefix + 'attn.v_bias'] = value
-                elif part == 'key.bias':
-                    if value.abs().max() > 0:
-                        raise ValueError(f'{key}: VideoMAE has no k bias, this one is non-zero')
-                    dropped[key] = 'k bias (zero in VideoMAE)'
-                elif part in ('query.weight', 'key.weight', 'value.weight'):
-                    qkv[(i, part.split('.')[0])] = value
-                else:
-                    out[key] = value  # unknown: surfaces as unexpected
-            else:
-                module, leaf = rest.rsplit('.', 1)
-                out[prefix + _HF_LAYER_NAMES.get(module, module) + '.' + leaf] = value
-        elif name == 'embeddings.position_embeddings':
-            dropped[key] = _POS_EMBED_REASON
-        elif name.startswith(('fc_norm.', 'classifier.')):
-            dropped[key] = 'video classification head (the backbone has none)'
-        elif name.startswith(('decoder.', 'encoder_to_decoder.', 'mask_token',
-                              'position_embeddings')):
-            dropped[key] = 'pretraining decoder (pixel reconstruction only)'
-        else:
-            out[key] = value
-    layers = sorted({i for i, _ in qkv}, key=int)
-    for i in layers:
-        parts = [qkv.get((i, p)) for p in ('query', 'key', 'value')]
-        if any(p is None for p in parts):
-            raise ValueError(f'encoder.layer.{i}: query/key/value weights incomplete')
-        out[f'blocks.{i}.attn.qkv.weight'] = torch.cat(parts, dim=0)
-    return out, dropped
-
-
-# mmaction2 ``VisionTransformer`` (mmcv PatchEmbed / FFN) sub-module -> ours
-MMACTION2_NAMES = {
-    'patch_embed.projection.': 'patch_embed.proj.',
-    '.mlp.layers.0.0.': '.mlp.fc1.',
-    '.mlp.layers.1.': '.mlp.fc2.',
-}
-
-
-def convert_mmaction2(state_dict: StateDict) -> Converted:
-    """mmaction2 VideoMAE checkpoints (``state_dict`` with ``backbone.*``, ``cls_head.*``).
-
-    mmaction2 stores the sinusoid table as a buffer (dropped: recomputed) and, for
-    mean-pooling models, ``fc_norm`` (dropped, as for the official fine-tuned files).
-    """
-    out, dropped = {}, {}
-    for key, value in strip_ddp_prefix(state_dict).items():
-        name = key[len('backbone.'):] if key.startswith('backbone.') else key
-        if name == 'pos_embed':
-            dropped[key] = _POS_EMBED_REASON
-        elif name.startswith(('cls_head.', 'fc_norm.', 'data_preprocessor.')):
-            dropped[key] = 'classification head / pooling norm (the backbone has none)'
-        else:
-            for theirs, ours in MMACTION2_NAMES.items():
-                name = name.replace(theirs, ours)
-            out[name] = value
-    return out, dropped
-
-
-def convert_ours(state_dict: StateDict) -> Converted:
-    """Our own checkpoints: a bare backbone, a detector (``backbone.*``) or our MAE
-    pretraining model (``encoder.*``); keys of the other parts (heads, decoder) are
-    dropped."""
-    state_dict = strip_ddp_prefix(state_dict)
-    for prefix in ('backbone.', 'encoder.'):
-        if f'{prefix}patch_embed.proj.weight' in state_dict:
-            out = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
-            dropped = {k: 'not part of the backbone' for k in state_dict
-                       if not k.startswith(prefix)}
-            return out, dropped
-    return dict(state_dict), {}
 
 
 # ---------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ feature map (B, D, T', H', W'); the head classifies every person box of every cl
 Boxes per clip vary in number (including zero); they are concatenated into one (K, 5)
 ``rois`` tensor whose first column says which clip of the batch a box belongs to.
 """
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 from mmengine.model import BaseModel
@@ -30,6 +30,15 @@ class AVADetector(BaseModel):
             (1 / its ``patch_size``; a stated value that disagrees is an error).
         data_preprocessor: config of ``ActionDataPreprocessor`` (normalise, pad, stack); its
             ``pad_size_divisor`` is derived from the backbone's patch size likewise.
+        box_convention: how test-time proposals are read. ``'exclusive'`` (ours, default):
+            ``x2 = x + w``, boxes used as given. ``'inclusive'``: the maskrcnn-benchmark
+            convention of VideoMAE-Action-Detection, ``x2 = x + w - 1`` in pixels of the
+            stored frame (clamped to the frame), then scaled to the input; widths count
+            ``x2 - x1 + 1`` and widened boxes are clipped to ``[0, W - 1]``.
+        test_widen: ``(width_ratio, height_ratio)`` to widen proposals inside the model at
+            test time (VideoMAE-Action-Detection's ``extend``, (0.1, 0.05)), in the box
+            convention above; None (ours) leaves it to the pipeline's ``WidenBoxes``.
+            Samples that carry ``rois`` (from the pipeline) are never changed.
         init_cfg: mmengine init config (unused by the recipe).
 
     ``forward(inputs, data_samples, mode)``:
@@ -44,8 +53,18 @@ class AVADetector(BaseModel):
                  backbone: dict,
                  roi_head: dict,
                  data_preprocessor: Optional[dict] = None,
+                 box_convention: str = 'exclusive',
+                 test_widen: Optional[Sequence[float]] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if box_convention not in ('exclusive', 'inclusive'):
+            raise ValueError(f"model.box_convention must be 'exclusive' or 'inclusive', got "
+                             f'{box_convention!r}')
+        if test_widen is not None and (len(test_widen) != 2 or min(test_widen) < 0):
+            raise ValueError(f'model.test_widen must be (width_ratio, height_ratio) >= 0, '
+                             f'got {test_widen!r}')
+        self.box_convention = box_convention
+        self.test_widen = None if test_widen is None else tuple(float(r) for r in test_widen)
         self.backbone = MODELS.build(backbone)
         patch = int(self.backbone.patch_size)
         roi_head = dict(roi_head)
@@ -63,19 +82,31 @@ class AVADetector(BaseModel):
         """Clips (B, 3, T, H, W), normalised -> feature map (B, D, T/tubelet, H/patch, W/patch)."""
         return self.backbone(inputs)
 
-    @staticmethod
-    def rois_of(data_samples: SampleList) -> Tensor:
+    def rois_of(self, data_samples: SampleList) -> Tensor:
         """Pooling boxes of a batch -> (K, 5) ``[batch index, x1, y1, x2, y2]``, input pixels.
 
         Each sample contributes its ``rois`` (the jittered/widened boxes) when present,
-        else its ``proposals``.
+        else its ``proposals``, read in :attr:`box_convention` and, at test time, widened
+        by :attr:`test_widen`.
         """
         rows = []
         for i, sample in enumerate(data_samples):
-            boxes = sample.rois if 'rois' in sample else sample.proposals
-            boxes = torch.as_tensor(boxes, dtype=torch.float32).reshape(-1, 4)
+            if 'rois' in sample:
+                boxes = torch.as_tensor(sample.rois, dtype=torch.float32).reshape(-1, 4)
+            else:
+                boxes = self._test_boxes(sample)
             rows.append(torch.cat([boxes.new_full((len(boxes), 1), float(i)), boxes], dim=1))
         return torch.cat(rows, dim=0) if rows else torch.zeros(0, 5)
+
+    def _test_boxes(self, sample: ActionDataSample) -> Tensor:
+        boxes = torch.as_tensor(sample.proposals, dtype=torch.float32).reshape(-1, 4)
+        inclusive = self.box_convention == 'inclusive'
+        if inclusive:
+            boxes = inclusive_boxes(boxes, sample.img_shape,
+                                    sample.metainfo.get('ori_shape', sample.img_shape))
+        if self.test_widen is not None and not self.training:
+            boxes = widen_boxes(boxes, self.test_widen, sample.img_shape, inclusive)
+        return boxes
 
     def _logits(self, inputs: Tensor, data_samples: SampleList) -> Tensor:
         feat = self.extract_feat(inputs)
@@ -137,13 +168,16 @@ class AVADetector(BaseModel):
         groups: Dict[tuple, List[int]] = {}
         for i, sample in enumerate(data_samples):
             groups.setdefault(tuple(sample.metainfo.get('img_shape', ())), []).append(i)
-        div = max(int(getattr(self.data_preprocessor, 'pad_size_divisor', 1)), 1)
+        div = max(int(getattr(self.data_preprocessor, 'pad_size_divisor', None) or 1), 1)
+        crop = bool(getattr(self.data_preprocessor, 'crop_to_divisor', False))
         per_sample: List[Optional[Tensor]] = [None] * len(data_samples)
         for shape, indices in groups.items():
             clips = inputs[indices]
-            if len(groups) > 1:  # crop to the padding this group gets alone
+            if len(groups) > 1:  # crop to the padding (or cropping) this group gets alone
                 h, w = shape
-                clips = clips[..., :-(-h // div) * div, :-(-w // div) * div]
+                h, w = (h // div * div, w // div * div) if crop else (-(-h // div) * div,
+                                                                      -(-w // div) * div)
+                clips = clips[..., :h, :w]
             feat = self.extract_feat(clips)
             for j, i in enumerate(indices):
                 rois = self.rois_of([data_samples[i]]).to(feat.device)
@@ -154,3 +188,39 @@ class AVADetector(BaseModel):
 def _float_cpu(x) -> Tensor:
     """Tensor/ndarray/list -> float32 CPU tensor (predictions are gathered on the CPU)."""
     return torch.as_tensor(x).detach().to('cpu', torch.float32)
+
+
+def inclusive_boxes(boxes: Tensor, img_shape, ori_shape) -> Tensor:
+    """Our boxes (K, 4) xyxy input pixels, ``x2 = x + w`` -> maskrcnn-benchmark's.
+
+    maskrcnn-benchmark (VideoMAE-Action-Detection's box lists) reads ``[x, y, w, h]`` of the
+    stored frame as ``x2 = x + max(w - 1, 0)``, clamps every coordinate to
+    ``[0, W0 - 1]`` of that frame, then scales by the resize ratio; with ``r = W / W0``
+    that is ``x2 - r`` in input pixels, clamped to ``[0, (W0 - 1) r]``.
+    """
+    (h, w), (h0, w0) = img_shape[:2], ori_shape[:2]
+    rx, ry = w / w0, h / h0
+    x1, y1, x2, y2 = boxes.unbind(1)
+    x2 = x1 + (x2 - x1 - rx).clamp(min=0)
+    y2 = y1 + (y2 - y1 - ry).clamp(min=0)
+    out = torch.stack([x1, y1, x2, y2], 1)
+    out[:, 0::2] = out[:, 0::2].clamp(0, (w0 - 1) * rx)
+    out[:, 1::2] = out[:, 1::2].clamp(0, (h0 - 1) * ry)
+    return out
+
+
+def widen_boxes(boxes: Tensor, ratios, img_shape, inclusive: bool = False) -> Tensor:
+    """Boxes (K, 4) xyxy input pixels widened by ``ratios[0]`` of their width (half each
+    side) and ``ratios[1]`` of their height, clipped to the image ``img_shape`` (H, W).
+
+    ``inclusive``: widths are ``x2 - x1 + 1`` and the clip is ``[0, W - 1]``
+    (maskrcnn-benchmark's ``BoxList.extend``); else ``x2 - x1`` and ``[0, W]``.
+    """
+    h, w = img_shape[:2]
+    one = 1. if inclusive else 0.
+    pad_w = (boxes[:, 2] - boxes[:, 0] + one) * ratios[0] / 2
+    pad_h = (boxes[:, 3] - boxes[:, 1] + one) * ratios[1] / 2
+    out = boxes + torch.stack([-pad_w, -pad_h, pad_w, pad_h], 1)
+    out[:, 0::2] = out[:, 0::2].clamp(0, w - one)
+    out[:, 1::2] = out[:, 1::2].clamp(0, h - one)
+    return out

@@ -32,6 +32,10 @@ class AVARoIHead(BaseModule):
             cell's value lives at its centre). Without it every box is shifted by half a
             cell, 8 input pixels at stride 16 — a sizeable fraction of a 30-pixel person.
         dropout: dropout on the pooled vector before the classifier (0.5 in the recipe).
+        background_class: mmaction2's convention: ``fc_cls`` has ``num_classes + 1``
+            outputs, column 0 the background class, which is dropped from the logits (so
+            they stay ``num_classes`` wide, column ``i`` = action id ``i + 1``). Lets
+            mmaction2's released detectors load as they are.
         init_std: std of the classifier's normal init (bias 0).
     """
 
@@ -43,6 +47,7 @@ class AVARoIHead(BaseModule):
                  sampling_ratio: int = 0,
                  aligned: bool = True,
                  dropout: float = 0.5,
+                 background_class: bool = False,
                  init_std: float = 0.01,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -56,7 +61,8 @@ class AVARoIHead(BaseModule):
         self.sampling_ratio = sampling_ratio
         self.aligned = aligned
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.fc_cls = nn.Linear(in_channels, num_classes)
+        self.background_class = background_class
+        self.fc_cls = nn.Linear(in_channels, num_classes + int(background_class))
         nn.init.normal_(self.fc_cls.weight, std=init_std)
         nn.init.zeros_(self.fc_cls.bias)
 
@@ -80,7 +86,8 @@ class AVARoIHead(BaseModule):
 
     def forward(self, feat: Tensor, rois: Tensor) -> Tensor:
         """Feature map (B, D, T', H', W'), rois (K, 5) in input pixels -> logits (K, C)."""
-        return self.fc_cls(self.dropout(self.pool(feat, rois)))
+        logits = self.fc_cls(self.dropout(self.pool(feat, rois)))
+        return logits[:, 1:] if self.background_class else logits
 
     def loss(self, logits: Tensor, gt_labels: Tensor) -> Dict[str, Tensor]:
         """Sigmoid BCE, averaged over boxes and classes.

@@ -15,17 +15,15 @@ State-dict keys are those of the official pretraining checkpoints (``encoder.*``
 ``decoder.head``), so official weights load as they are and ``encoder.*`` loads into the
 detector's backbone.
 """
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
-from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from torch import Tensor, nn
 
-from videomae_det.models.backbones.vit import (Block, convert_huggingface, sinusoid_table,
-                                               strip_ddp_prefix)
-from videomae_det.models.checkpoint import load_state_dict_checked, read_checkpoint
+from videomae_det.models.backbones.vit import Block, sinusoid_table
+from videomae_det.models.weights import load_pretraining_model
 from videomae_det.models.pretrain.masking import MASK_GENERATORS, build_mask
 from videomae_det.registry import MODELS
 from videomae_det.structures import ActionDataSample
@@ -122,7 +120,7 @@ class VideoMAEPretrainer(BaseModel):
             and ``std`` are read back when it has them; without them the inputs are taken
             to be 0-255 pixels.
         pretrained: optional official (or our) pretraining checkpoint loaded by
-            :meth:`init_weights` with :func:`load_pretrain_checkpoint`.
+            :meth:`init_weights` with :func:`videomae_det.models.weights.load_pretraining_model`.
 
     Modes of ``forward(inputs, data_samples, mode)``, inputs float (B, 3, T, H, W):
         ``'loss'``: ``{'loss_rec': MSE over hidden cubes}``.
@@ -181,7 +179,7 @@ class VideoMAEPretrainer(BaseModel):
         model's ``pretrained``. Random init already happened in ``__init__``."""
         super().init_weights()
         if self.pretrained:
-            load_pretrain_checkpoint(self, self.pretrained)
+            load_pretraining_model(self, self.pretrained)
 
     def no_weight_decay(self) -> set:
         """Parameters excluded from weight decay besides 1-D ones (the official skip list)."""
@@ -301,66 +299,3 @@ def _xavier_init(m: nn.Module) -> None:
     elif isinstance(m, nn.LayerNorm):
         nn.init.ones_(m.weight)
         nn.init.zeros_(m.bias)
-
-
-def convert_huggingface_pretrain(state_dict: Dict[str, Tensor]
-                                 ) -> Tuple[Dict[str, Tensor], Dict[str, str]]:
-    """HuggingFace ``VideoMAEForPreTraining`` weights -> our pretraining layout.
-
-    The encoder (``videomae.*``) and every decoder layer (``decoder.decoder_layers.{i}.*``,
-    the same layer class) go through the backbone's HuggingFace converter, so q/k/v
-    stacking and renaming live in one place; ``decoder.norm``, ``decoder.head``,
-    ``encoder_to_decoder`` and ``mask_token`` already have our names.
-    Returns (state dict, dropped {key: reason}).
-    """
-    encoder = {k: v for k, v in state_dict.items() if k.startswith('videomae.')}
-    out, dropped = {}, {}
-    converted, why = convert_huggingface(encoder)
-    out.update({f'encoder.{k}': v for k, v in converted.items()})
-    dropped.update(why)
-    layers: Dict[str, Dict[str, Tensor]] = {}
-    for key, value in state_dict.items():
-        if key.startswith('decoder.decoder_layers.'):
-            i, rest = key[len('decoder.decoder_layers.'):].split('.', 1)
-            layers.setdefault(i, {})[f'encoder.layer.{i}.{rest}'] = value
-        elif key.startswith(('decoder.norm.', 'decoder.head.')) or key in (
-                'encoder_to_decoder.weight', 'mask_token'):
-            out[key] = value
-        elif not key.startswith('videomae.'):
-            dropped[key] = 'not part of the pretraining model (e.g. a fixed position table)'
-    for i, layer in layers.items():
-        converted, why = convert_huggingface(layer)
-        out.update({f'decoder.{k}': v for k, v in converted.items()})
-        dropped.update(why)
-    return out, dropped
-
-
-def load_pretrain_checkpoint(model: VideoMAEPretrainer, path: str) -> Tuple[List[str], List[str]]:
-    """Load a whole pretraining model (encoder and decoder) and report.
-
-    Accepts the official VideoMAE pretraining files (``{'model': {'encoder.*', 'decoder.*',
-    'encoder_to_decoder.weight', 'mask_token'}, 'args': Namespace}``), HuggingFace
-    ``VideoMAEForPreTraining`` weights (a ``save_pretrained`` directory or weights file) and
-    our own checkpoints of this model (``{'state_dict': ...}``), read without running
-    pickled code by :func:`videomae_det.models.checkpoint.read_checkpoint`. A file with
-    another layout (a fine-tuned or detector checkpoint, which has no decoder) raises
-    ``ValueError``; a shape mismatch raises naming the key.
-
-    Returns:
-        (missing, unexpected) key lists (also logged). Stored fixed position tables, which
-        some forks keep, are ignored: they are recomputed.
-    """
-    raw, source = read_checkpoint(path)
-    if source == 'huggingface':
-        state_dict, _ = convert_huggingface_pretrain(raw)
-    else:
-        state_dict = {k: v for k, v in strip_ddp_prefix(raw).items() if not k.endswith('pos_embed')}
-    if 'decoder.head.weight' not in state_dict:
-        raise ValueError(
-            f'{path}: not a VideoMAE pretraining checkpoint (source {source!r}, no '
-            f"'decoder.head.weight'); to initialise only the encoder use load_pretrained "
-            f'on model.encoder')
-    missing, unexpected = load_state_dict_checked(model, state_dict, path)
-    print_log(f'loaded {path} ({source}) into {type(model).__name__}: missing {missing}, '
-              f'unexpected {unexpected}', logger='current')
-    return missing, unexpected
