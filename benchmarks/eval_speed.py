@@ -36,8 +36,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from videomae_det.assets import AVA_LABEL_MAP  # noqa: E402
-from videomae_det.evaluation.functional import evaluate_frame_map, rows_from_predictions  # noqa: E402
-from videomae_det.formats import format_box_csv, read_detections, read_groundtruth, read_label_map  # noqa: E402
+from videomae_det.evaluation.functional import (evaluate_frame_map,  # noqa: E402
+                                                rows_from_predictions)
+from videomae_det.formats import (format_box_csv, read_detections,  # noqa: E402
+                                  read_groundtruth, read_label_map)
 from videomae_det.utils.atomic import atomic_open, atomic_write_text  # noqa: E402
 
 KEYFRAMES = range(902, 1799)  # 897 keyframes per video

@@ -1,38 +1,59 @@
-"""Convert a VideoMAE backbone checkpoint from any known source to our key layout.
+"""Convert a checkpoint from any known source to our format.
 
 Usage::
 
-    python tools/convert_checkpoint.py SRC OUT [--arch vit_base] [--trust-pickle]
+    python tools/convert_checkpoint.py SRC OUT [--arch vit_base] [--config CFG] [--trust-pickle]
 
-SRC: an official VideoMAE pretraining or fine-tuned ``.pth``, a HuggingFace
-``save_pretrained`` directory (or its weights file), an mmaction2 VideoMAE checkpoint or
-one of ours. OUT: a plain state dict (``{name: tensor}``, our backbone's key names),
-written atomically, loadable with ``torch.load(OUT, weights_only=True)``.
+SRC, a backbone: an official VideoMAE pretraining or fine-tuned ``.pth``, a HuggingFace
+``save_pretrained`` directory (or its weights file), an mmaction2 VideoMAE recognizer or
+one of ours. OUT is then a plain state dict (``{name: tensor}``, our backbone's key names),
+checked against ``--arch`` (or the variant the sizes match): a shape mismatch or a key the
+backbone has no place for stops the conversion; keys it lacks are reported (e.g. ``norm``
+for fine-tuned files, which pool with ``fc_norm`` instead).
 
-The weights are checked against ``--arch`` (or the variant their sizes match): a shape
-mismatch or a key the backbone has no place for stops the conversion, nothing is
-written; keys the backbone expects but the file lacks are reported (e.g. ``norm`` for
-fine-tuned files, which pool with ``fc_norm`` instead).
+SRC, a whole AVA detector: VideoMAE-Action-Detection's or mmaction2's released files (or
+one of ours). OUT is then our detector checkpoint ``{'state_dict', 'meta': {'cfg', ...}}``
+checked strictly against ``--config`` (default: the ``configs/ava/zoo`` config of its source
+and width); it runs with ``tools/test.py CONFIG OUT``, ``tools/infer.py`` and
+``init_detector(None, OUT)`` (the config text kept in it is read as data, never run).
+
+Nothing is written unless every check passes; OUT is written atomically and loads with
+``torch.load(OUT, weights_only=True)``.
 """
 import argparse
 import pickle
 import sys
+from pathlib import Path
 from typing import Dict, Optional
 
 import torch
+from mmengine.config import Config
 from torch import Tensor
 
 from videomae_det.models.backbones.vit import VARIANTS, VisionTransformer
-from videomae_det.models.weights import convert_checkpoint, load_checked
+from videomae_det.models.weights import (DETECTOR_SOURCES, WeightsMismatchError,
+                                         convert_checkpoint, convert_detector_checkpoint,
+                                         load_checked, read_checkpoint, source_of)
+from videomae_det.registry import MODELS
 from videomae_det.utils import atomic_torch_save
+
+ZOO = Path(__file__).resolve().parents[1] / 'configs' / 'ava' / 'zoo'
+# width of the ViT -> the zoo config of each released detector source
+ZOO_CONFIGS = {
+    'vad_detector': {384: 'vad_vit_small', 768: 'vad_vit_base', 1024: 'vad_vit_large',
+                     1280: 'vad_vit_huge'},
+    'mmaction2_detector': {768: 'mmaction2_vit_base', 1024: 'mmaction2_vit_large'},
+}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('src', help='checkpoint file or HuggingFace save_pretrained directory')
-    parser.add_argument('out', help='output .pth (plain state dict)')
+    parser.add_argument('out', help='output .pth')
     parser.add_argument('--arch', choices=sorted(VARIANTS),
-                        help='variant to check the weights against (default: inferred)')
+                        help='backbone variant to check the weights against (default: inferred)')
+    parser.add_argument('--config', help='detector config to check a detector file against '
+                        '(default: its configs/ava/zoo config)')
     parser.add_argument('--trust-pickle', action='store_true',
                         help='unpickle SRC fully (runs code stored in it): only for '
                              'checkpoints your own runs wrote, e.g. mmengine Runner ones')
@@ -58,33 +79,67 @@ def infer_arch(state_dict: Dict[str, Tensor]) -> Optional[str]:
     return None
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        state_dict, dropped, source = convert_checkpoint(args.src, args.trust_pickle)
-        arch = args.arch or infer_arch(state_dict)
-        if arch is None:
-            print(f'{args.src}: sizes match no variant ({", ".join(VARIANTS)})',
-                  file=sys.stderr)
-            return 1
-        missing, unexpected = load_checked(
-            _on_meta(arch), state_dict, args.src, source, dropped, strict=False, assign=True)
-    except (OSError, ValueError, pickle.UnpicklingError) as e:
-        # already one message naming the file and what is wrong
-        print(f'error: {e}', file=sys.stderr)
+def zoo_config_of(source: str, state_dict: Dict[str, Tensor], src: str) -> Path:
+    width = state_dict['backbone.patch_embed.proj.weight'].shape[0]
+    name = ZOO_CONFIGS.get(source, {}).get(width)
+    if name is None:
+        raise ValueError(f'{src}: a {source} file of width {width} has no configs/ava/zoo '
+                         f'config; give --config')
+    return ZOO / f'{name}.py'
+
+
+def convert_detector(args, raw) -> int:
+    state_dict, dropped, source = convert_detector_checkpoint(raw)
+    config = Path(args.config) if args.config else zoo_config_of(source, state_dict, args.src)
+    cfg = Config.fromfile(str(config))
+    with torch.device('meta'):
+        model = MODELS.build(cfg.model)
+    load_checked(model, state_dict, args.src, source, dropped, strict=True, assign=True)
+    print(f'{args.src}: source {source}, config {config}, {len(state_dict)} tensors')
+    for key in sorted(dropped):
+        print(f'  dropped {key}: {dropped[key]}')
+    atomic_torch_save(dict(state_dict=state_dict,
+                           meta=dict(cfg=cfg.pretty_text, source=source,
+                                     converted_from=Path(args.src).name)), args.out)
+    print(f'wrote {args.out}')
+    return 0
+
+
+def convert_backbone(args) -> int:
+    state_dict, dropped, source = convert_checkpoint(args.src, args.trust_pickle)
+    arch = args.arch or infer_arch(state_dict)
+    if arch is None:
+        print(f'{args.src}: sizes match no variant ({", ".join(VARIANTS)})', file=sys.stderr)
         return 1
+    report = load_checked(_on_meta(arch), state_dict, args.src, source, dropped,
+                          strict=False, assign=True)
     print(f'{args.src}: source {source}, arch {arch}, {len(state_dict)} tensors')
     for key in sorted(dropped):
         print(f'  dropped {key}: {dropped[key]}')
-    for key in missing:
+    for key in report.missing:
         print(f'  missing {key}: the model keeps its init')
-    if unexpected:
-        print(f'{args.src}: keys with no place in {arch}: {", ".join(unexpected)}; '
+    if report.unexpected:
+        print(f'{args.src}: keys with no place in {arch}: {", ".join(report.unexpected)}; '
               f'nothing written', file=sys.stderr)
         return 1
     atomic_torch_save(state_dict, args.out)
     print(f'wrote {args.out}')
     return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        raw = read_checkpoint(args.src, args.trust_pickle)
+        source = source_of(raw)
+        is_detector = source in DETECTOR_SOURCES or (
+            source == 'ours' and any(k.startswith('roi_head.') for k in raw.state_dict))
+        return convert_detector(args, raw) if is_detector else convert_backbone(args)
+    except (OSError, ValueError, pickle.UnpicklingError) as e:
+        # already one message naming the file and what is wrong (WeightsMismatchError: the
+        # key report with its likely cause)
+        print(f'error: {e}', file=sys.stderr)
+        return 1
 
 
 if __name__ == '__main__':

@@ -35,6 +35,7 @@ from videomae_det.apis.action_names import AVA_ACTION_NAMES
 from videomae_det.apis.inference import StreamStats
 from videomae_det.apis.sources import FileSource, open_source
 from videomae_det.datasets.video_io import VideoDecodeError
+from videomae_det.models.weights import UnsafeCheckpointError
 from videomae_det.utils.precision import PRECISIONS, in_precision, resolve_precision
 from videomae_det.visualization import StreamingVideoWriter, draw_detections
 
@@ -45,13 +46,18 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='a video file (mp4, avi, mkv, ...), a camera index (0), a stream URL '
                    '(rtsp://, http://, ...) or a folder of frames (with --fps)')
     p.add_argument('--config', required=True, help='model config (e.g. configs/ava/vit_b.py)')
-    p.add_argument('--checkpoint', required=True, help='trained detector checkpoint')
+    p.add_argument('--checkpoint', required=True, help='trained detector checkpoint (ours, '
+                   'or a released one as downloaded with its configs/ava/zoo config)')
+    p.add_argument('--partial-load', action='store_true',
+                   help='load the keys that fit and report the rest instead of refusing a '
+                   'checkpoint that does not match the config')
     p.add_argument('--out', help='annotated video to write (.mp4)')
     p.add_argument('--csv', help='AVA result CSV to write')
     p.add_argument('--json', help='JSON results to write')
     p.add_argument('--detector', choices=('hog', 'fasterrcnn', 'file'), default='hog',
                    help='where person boxes come from (default: OpenCV HOG, no download)')
-    p.add_argument('--boxes', help='boxes file for --detector file (AVA CSV or JSON)')
+    p.add_argument('--boxes', help='boxes file for --detector file (AVA CSV, JSON or '
+                   'mmaction2 proposals .pkl)')
     p.add_argument('--boxes-images',
                    help='*_min.json resolving the image ids of a COCO results --boxes file')
     p.add_argument('--detector-weights', help='fasterrcnn_resnet50_fpn weights for --detector '
@@ -120,7 +126,8 @@ class _DrawingWriter(threading.Thread):
 
 def run(args: argparse.Namespace) -> int:
     """Build the model and person detector of ``args``, infer, report; the exit status."""
-    model = init_detector(args.config, args.checkpoint, device=args.device)
+    model = init_detector(args.config, args.checkpoint, device=args.device,
+                          partial_load=args.partial_load)
     if resolve_precision(args.precision, args.device) != 'fp32':
         model.test_step = in_precision(model.test_step, args.precision, args.device)
     detector = build_person_detector(args.detector, boxes=args.boxes,
@@ -265,7 +272,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         return run(args)
-    except (VideoDecodeError, FileNotFoundError, ValueError) as e:
+    except (VideoDecodeError, FileNotFoundError, ValueError, UnsafeCheckpointError) as e:
         # our errors name the file and what is wrong; a traceback adds nothing
         print(f'error: {e}', file=sys.stderr)
         return 1

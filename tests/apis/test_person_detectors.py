@@ -91,8 +91,24 @@ def test_csv_errors_name_file_and_line(tmp_path):
     with pytest.raises(ValueError, match=r'bad\.csv, line 2'):
         BoxesFilePersonDetector(_write(tmp_path / 'bad.csv',
                                        'm,1,0.1,0.1,0.2,0.2,1,0\nm,1,0.1,x,0.2,0.2,1,0\n'))
-    with pytest.raises(ValueError, match='.csv or .json'):
+    with pytest.raises(ValueError, match='.csv, .json or .pkl'):
         BoxesFilePersonDetector(_write(tmp_path / 'boxes.txt', ''))
+
+
+def test_pyslowfast_csv_and_mmaction2_pickle_carry_scores(tmp_path):
+    import pickle
+    csv = _write(tmp_path / 'ava_val_predicted_boxes.csv',
+                 'movA,0902,0.1,0.2,0.5,0.9,,0.95\nmovA,0902,0.6,0.1,0.9,0.8,,0.4\n')
+    pkl = tmp_path / 'proposals.pkl'
+    pkl.write_bytes(pickle.dumps({'movA,0902': np.array([[0.1, 0.2, 0.5, 0.9, 0.95],
+                                                         [0.6, 0.1, 0.9, 0.8, 0.4]])},
+                                 protocol=2))
+    frame = np.zeros((100, 200, 3), np.uint8)
+    for path in (csv, pkl):
+        det = BoxesFilePersonDetector(path, score_thr=0.5)
+        boxes, scores = det(frame, video_id='movA', timestamp=902)
+        np.testing.assert_allclose(boxes, [[20, 20, 100, 90]], atol=1e-4)
+        np.testing.assert_allclose(scores, [0.95], rtol=1e-6)
 
 
 MIN_JSON = dict(

@@ -16,6 +16,17 @@ def test_clip_indices_match_training_at_25_fps():
     assert idx.tolist() == list(range(100 - 32, 100 + 29, 4))
 
 
+def test_sample_offset_shifts_every_clip_frame_like_vads_temporal_crop():
+    """VideoMAE-Action-Detection takes frames 1, 5, ..., 61 of the 64 around the keyframe
+    (its TemporalCrop starts at (rate - 1) // 2): one 25 fps frame later than ours."""
+    from videomae_det.apis.video_stream import keyframe_schedule
+    ours = keyframe_schedule(250, 25, 1.0, 16, 4)
+    vad = keyframe_schedule(250, 25, 1.0, 16, 4, sample_offset=0.04)
+    assert [k.time for k in ours] == [k.time for k in vad]
+    k = [k for k in vad if k.time == 4.0][0]
+    assert list(k.clip_indices) == list(range(100 - 31, 100 + 30, 4))
+
+
 def test_clip_indices_resampled_by_time_at_30_fps():
     idx = clip_frame_indices(time=4.0, fps=30, num_frames=1000, clip_len=16, frame_interval=4)
     # the same seconds as at 25 fps: steps of 0.16 s -> 4.8 frames, rounded

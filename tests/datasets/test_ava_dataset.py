@@ -82,6 +82,15 @@ def test_clips_layout_decodes_the_right_frames(clips_root, timestamp):
     assert [_decode(f) for f in frames] == expected.tolist()
 
 
+def test_sample_offset_takes_the_frame_after_as_vad_does(clips_root):
+    ds = AVAVideoDataset('annotations/train_min.json', data_root=str(clips_root), clip_len=8,
+                         frame_interval=4, sample_offset=0.04)
+    info = next(ds.get_data_info(i) for i in range(len(ds))
+                if ds.get_data_info(i)['timestamp'] == 902)
+    expected = (902 - 900) * 25 + (np.arange(8) - 4) * 4 + 1
+    assert [_decode(f) for f in ds.load_frames(info)] == expected.tolist()
+
+
 def test_frames_layout_mmaction_convention(tmp_path):
     """30 fps JPEG folders: keyframe t is img_{(t − 900)·30 + 1}; neighbours are the nearest
     30 fps frames to the 25 fps sampling times; folder ends repeat."""
@@ -227,7 +236,8 @@ def test_bad_boxes_duplicate_ids_and_missing_root(tmp_path, clips_root):
     data = _min_json(tmp_path / 'ann.json', [902])
     data['annotations'][0]['bbox'] = [1, 2, 3]
     (tmp_path / 'ann.json').write_text(json.dumps(data))
-    with pytest.raises(AVAFormatError, match=r'annotation #0 \(id 1\): bbox must be 4 finite numbers'):
+    with pytest.raises(AVAFormatError,
+                       match=r'annotation #0 \(id 1\): bbox must be 4 finite numbers'):
         AVAVideoDataset(str(tmp_path / 'ann.json'), data_root=str(clips_root))
     data = _min_json(tmp_path / 'ann.json', [902])
     data['images'].append(dict(data['images'][0]))
@@ -309,6 +319,23 @@ def test_proposal_file_mmaction2_pickle_and_pyslowfast_csv(clips_root, tmp_path)
                                    rtol=1e-5)
         np.testing.assert_allclose(info['proposal_scores'], [0.95], rtol=1e-6)
         assert 'gt_labels' not in info
+
+
+def test_det_keep_best_keeps_a_keyframes_best_box_below_the_threshold(clips_root, tmp_path):
+    """mmaction2's rule: threshold = min(det_score_thr, the keyframe's best score)."""
+    _val_json(tmp_path)
+    dets = tmp_path / 'dets.csv'
+    dets.write_text(f'{MOVIE},0902,0.1,0.2,0.5,0.9,,0.95\n{MOVIE},0902,0.0,0.0,0.1,0.1,,0.3\n'
+                    f'{MOVIE},0905,0.5,0.5,1.0,1.0,,0.6\n{MOVIE},0905,0.1,0.1,0.3,0.3,,0.4\n')
+    kwargs = dict(data_root=str(clips_root), proposal_file=str(dets), det_score_thr=0.9,
+                  test_mode=True, clip_len=8)
+    plain = AVAVideoDataset(str(tmp_path / 'annotations/val_min.json'), **kwargs)
+    assert len(plain) == 1  # 905 has no box at 0.9
+    ds = AVAVideoDataset(str(tmp_path / 'annotations/val_min.json'), det_keep_best=True,
+                         **kwargs)
+    assert len(ds) == 2
+    np.testing.assert_allclose(ds.get_data_info(0)['proposal_scores'], [0.95], rtol=1e-6)
+    np.testing.assert_allclose(ds.get_data_info(1)['proposal_scores'], [0.6], rtol=1e-6)
 
 
 def test_no_detection_left_at_the_threshold_is_a_clear_error(clips_root, tmp_path):

@@ -274,3 +274,18 @@ def test_error_quotes_at_most_200_characters_and_pickles():
     assert len(str(err)) < 300 and 'f.csv, line 3: bad' in str(err)
     back = pickle.loads(pickle.dumps(err))
     assert str(back) == str(err) and back.line == 3 and back.path == 'f.csv'
+
+
+def test_result_csv_reads_back_with_the_evaluator_rules(tmp_path):
+    from videomae_det.formats import format_result_csv
+    boxes = np.array([[0.1, 0.2, 0.5, 0.9]])
+    scores = np.linspace(0, 1, 80)[None]
+    text = format_result_csv([('vid', 902.0, boxes, scores), ('vid', 903.0, boxes, scores)],
+                             [80, 12])
+    assert text.splitlines()[0] == 'vid,902,0.1000,0.2000,0.5000,0.9000,12,0.139241'
+    path = tmp_path / 'results.csv'
+    path.write_text(text)
+    rows = read_detections(path)
+    assert rows.keys == [('vid', 902), ('vid', 903)] and rows.labels.tolist() == [12, 80] * 2
+    half = format_result_csv([('clip', 1.5, boxes, scores)], [1])
+    assert half == 'clip,1.500,0.1000,0.2000,0.5000,0.9000,1,0.000000\n'

@@ -72,3 +72,43 @@ def test_trust_pickle_is_an_explicit_opt_in(tool, vit_s_state, tmp_path, capsys)
     assert 'refused' in capsys.readouterr().err and not out.exists()
     assert tool.main([str(src), str(out), '--trust-pickle']) == 0
     assert torch.load(out, weights_only=True).keys() == vit_s_state.keys()
+
+
+def _vad_file(path, seed=0):
+    """A VideoMAE-Action-Detection ViT-S detector file (real sizes), as it saves it."""
+    sys_path = str(Path(__file__).resolve().parents[1] / 'models' / 'weights')
+    import sys
+    sys.path.insert(0, sys_path)
+    try:
+        from test_detector_parity import vad_state_dict
+    finally:
+        sys.path.remove(sys_path)
+    state = vad_state_dict(384, 12, generator=torch.Generator().manual_seed(seed))
+    torch.save({'model': state, 'epoch': 29, 'args': argparse.Namespace()}, path)
+    return state
+
+
+def test_released_detector_to_our_format_with_its_zoo_config(tool, tmp_path, capsys):
+    from videomae_det.apis import init_detector
+    src, out = tmp_path / 'vad_vit_s.pth', tmp_path / 'ours.pth'
+    state = _vad_file(src)
+    assert tool.main([str(src), str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert 'source vad_detector' in printed and 'vad_vit_small.py' in printed
+    converted = torch.load(out, weights_only=True)
+    assert converted['meta']['source'] == 'vad_detector'
+    # the stored config (read as data) rebuilds the VAD-convention model with the weights
+    model = init_detector(None, out)
+    assert model.box_convention == 'inclusive' and not model.roi_head.aligned
+    assert torch.equal(model.roi_head.fc_cls.weight, state['head.weight'])
+    assert torch.equal(model.backbone.blocks[11].attn.q_bias, state['blocks.11.attn.q_bias'])
+
+
+def test_released_detector_with_the_wrong_config_writes_nothing(tool, tmp_path, capsys):
+    src, out = tmp_path / 'vad_vit_s.pth', tmp_path / 'ours.pth'
+    _vad_file(src)
+    config = Path(__file__).resolve().parents[2] / 'configs/ava/zoo/mmaction2_vit_base.py'
+    assert tool.main([str(src), str(out), '--config', str(config)]) == 1
+    err = capsys.readouterr().err
+    assert 'vad_vit_s.pth' in err and 'likely cause: the checkpoint is a ViT of width 384' in err
+    assert not out.exists()

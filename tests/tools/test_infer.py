@@ -127,6 +127,24 @@ def test_bad_arguments_and_missing_video(tmp_path, model_files, capsys):
     assert not (tmp_path / 'o.csv').exists()
 
 
+def test_a_checkpoint_of_another_model_is_refused_unless_partial_load(tmp_path, model_files,
+                                                                      capsys):
+    import torch
+    cfg, ckpt = model_files
+    state = torch.load(ckpt, weights_only=True)
+    del state['state_dict']['roi_head.fc_cls.bias']
+    torch.save(state, tmp_path / 'cut.pth')
+    video = tmp_path / 'v.mp4'
+    write_synthetic_video(video, num_frames=30, fps=25, size=(160, 120), num_people=1)
+    args = [str(video), '--config', str(cfg), '--checkpoint', str(tmp_path / 'cut.pth'),
+            '--csv', str(tmp_path / 'o.csv')]
+    assert infer.main(args) == 1
+    err = capsys.readouterr().err
+    assert 'cut.pth' in err and 'missing (1): roi_head.fc_cls.bias' in err
+    assert not (tmp_path / 'o.csv').exists()
+    assert infer.main(args + ['--partial-load']) == 0 and (tmp_path / 'o.csv').exists()
+
+
 def test_boxes_file_without_this_video_says_which_ids_it_has(tmp_path, model_files):
     cfg, ckpt = model_files
     video = tmp_path / 'mine.mp4'

@@ -132,6 +132,7 @@ class ClipSpec:
     clip_len: int
     frame_interval: int
     sample_fps: float = TRAIN_CLIP_FPS
+    sample_offset: float = 0.0  # seconds added to every sampled time (see AVAVideoDataset)
 
 
 def clip_spec_of(cfg: Config) -> ClipSpec:
@@ -142,7 +143,8 @@ def clip_spec_of(cfg: Config) -> ClipSpec:
         if dataset:
             return ClipSpec(int(dataset.get('clip_len', 16)),
                             int(dataset.get('frame_interval', 4)),
-                            float(dataset.get('sample_fps', TRAIN_CLIP_FPS)))
+                            float(dataset.get('sample_fps', TRAIN_CLIP_FPS)),
+                            float(dataset.get('sample_offset', 0.0)))
     raise ValueError('the config has no test_dataloader/val_dataloader dataset to tell the '
                      'clip sampling (clip_len, frame_interval)')
 
@@ -547,7 +549,7 @@ def detect_video(model: nn.Module,
     cfg = model.cfg
     spec = clip_spec_of(cfg)
     scheduler = ClipScheduler(keyframe_interval, spec.clip_len, spec.frame_interval,
-                              spec.sample_fps)
+                              spec.sample_fps, sample_offset=spec.sample_offset)
     if action_ids is None:
         action_ids = label_names_of(cfg).keys()
     action_ids = sorted(set(int(a) for a in action_ids))
@@ -660,4 +662,5 @@ def count_keyframes(video_path: PathLike, model: nn.Module, keyframe_interval: f
     stream = VideoStream(video_path)
     spec = clip_spec_of(model.cfg)
     return len(keyframe_schedule(stream.num_frames, stream.fps, keyframe_interval,
-                                 spec.clip_len, spec.frame_interval, spec.sample_fps))
+                                 spec.clip_len, spec.frame_interval, spec.sample_fps,
+                                 spec.sample_offset))

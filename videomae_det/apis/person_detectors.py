@@ -9,8 +9,9 @@ scores multiply the action scores (as detector scores do at AVA validation).
   download, misses small, sitting or occluded people.
 - :class:`FasterRCNNPersonDetector`: torchvision's Faster R-CNN (ResNet-50 FPN, COCO
   classes) from a weights file the user has.
-- :class:`BoxesFilePersonDetector`: boxes the user already has (AVA CSV, our ``*_min.json``
-  or a COCO results list), looked up by video id and timestamp.
+- :class:`BoxesFilePersonDetector`: boxes the user already has (AVA CSV, PySlowFast's
+  predicted boxes, our ``*_min.json``, a COCO results list or mmaction2's proposals pickle),
+  looked up by video id and timestamp.
 """
 import math
 import os
@@ -22,7 +23,8 @@ import numpy as np
 import torch
 from torchvision.ops import nms
 
-from videomae_det.formats import CSVBox, iter_csv_rows, load_json
+from videomae_det.formats import (CSVBox, iter_csv_rows, load_json, read_person_box_csv,
+                                  read_proposals_pkl)
 from videomae_det.models.weights import load_checked, read_checkpoint
 from videomae_det.structures import clip_boxes, denormalize_boxes, xywh_to_xyxy
 
@@ -197,8 +199,10 @@ class BoxesFilePersonDetector:
             self._read_csv()
         elif ext == '.json':
             self._read_json(images_file)
+        elif ext in ('.pkl', '.pickle'):
+            self._read_proposals()
         else:
-            raise ValueError(f'{self.path}: boxes file must be .csv or .json')
+            raise ValueError(f'{self.path}: boxes file must be .csv, .json or .pkl')
         self.video_ids = sorted({v for v, _ in self._boxes})
 
     def _add(self, video_id: str, timestamp, box=None, score: float = 1.0, size='norm'):
@@ -207,7 +211,20 @@ class BoxesFilePersonDetector:
         if box is not None and score >= self.score_thr:
             entries.append((np.asarray(box, np.float64), float(score), size))
 
+    def _read_proposals(self):
+        # mmaction2's proposals pickle, read without running code from it
+        for (movie, t), (boxes, scores) in read_proposals_pkl(self.path).items():
+            self._add(movie, t)
+            for box, score in zip(boxes, scores):
+                self._add(movie, t, box, float(score))
+
     def _read_csv(self):
+        if self._is_person_box_csv():
+            for (movie, t), (boxes, scores) in read_person_box_csv(self.path).items():
+                self._add(movie, t)
+                for box, score in zip(boxes, scores):
+                    self._add(movie, t, box, float(score))
+            return
         seen = set()
         for _, row in iter_csv_rows(self.path):
             if not isinstance(row, CSVBox):  # a keyframe with nobody on it
@@ -217,6 +234,16 @@ class BoxesFilePersonDetector:
             if key not in seen:  # an AVA file has one row per action of the same person
                 seen.add(key)
                 self._add(row.movie, row.timestamp, row.box)
+
+    def _is_person_box_csv(self) -> bool:
+        """PySlowFast's predicted boxes (``movie,ts,x1,y1,x2,y2,,score``: an empty action
+        column) carry detector scores; annotation-style rows do not."""
+        with open(self.path, encoding='utf-8-sig', errors='replace') as f:
+            for line in f:
+                fields = line.rstrip('\r\n').split(',')
+                if len(fields) > 2:
+                    return len(fields) == 8 and not fields[6].strip()
+        return False
 
     @staticmethod
     def _number(value, where: str, what: str) -> float:

@@ -10,9 +10,10 @@ Both files are written atomically (``videomae_det.utils.atomic``).
 """
 import json
 import os
-from typing import Dict, Iterable, List, Sequence, Union
+from typing import Dict, Iterable, Sequence, Union
 
 from videomae_det.apis.inference import KeyframeResult
+from videomae_det.formats import format_result_csv
 from videomae_det.utils.atomic import atomic_write_text
 
 PathLike = Union[str, os.PathLike]
@@ -29,17 +30,10 @@ def format_timestamp(timestamp: float, integer: bool) -> str:
 
 
 def ava_csv_text(results: Sequence[KeyframeResult], action_ids: Iterable[int]) -> str:
-    """The AVA result CSV of ``results`` for the given action ids (see module doc)."""
-    ids = sorted(set(int(a) for a in action_ids))
-    integer = whole_seconds(results)
-    lines: List[str] = []
-    for r in results:
-        ts = format_timestamp(r.timestamp, integer)
-        for box, scores in zip(r.boxes_norm, r.action_scores):
-            coords = ','.join(f'{float(v):.4f}' for v in box)
-            for a in ids:
-                lines.append(f'{r.video_id},{ts},{coords},{a},{float(scores[a - 1]):.6f}')
-    return ''.join(line + '\n' for line in lines)
+    """The AVA result CSV of ``results`` for the given action ids (see module doc; the
+    format itself lives in ``videomae_det.formats.format_result_csv``)."""
+    return format_result_csv([(r.video_id, r.timestamp, r.boxes_norm, r.action_scores)
+                              for r in results], action_ids)
 
 
 def write_ava_csv(path: PathLike, results: Sequence[KeyframeResult],

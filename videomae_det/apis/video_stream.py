@@ -162,11 +162,13 @@ class ClipScheduler:
 
     def __init__(self, interval: float, clip_len: int, frame_interval: int,
                  sample_fps: float = 25.0,
-                 accept: Optional[Callable[[Keyframe], bool]] = None):
+                 accept: Optional[Callable[[Keyframe], bool]] = None,
+                 sample_offset: float = 0.0):
         if not interval > 0:
             raise ValueError(f'keyframe interval must be > 0 seconds; got {interval}')
         self.interval = float(interval)
-        self.offsets = sampling_times(0.0, clip_len, frame_interval, sample_fps)
+        # sample_offset: seconds added to every sampled time, as AVAVideoDataset's
+        self.offsets = sampling_times(0.0, clip_len, frame_interval, sample_fps) + sample_offset
         self.accept = accept
         self.on_place: Optional[Callable[[Keyframe, bool], None]] = None
         self._frames: Deque[Tuple[int, float, Optional[np.ndarray]]] = deque()
@@ -272,18 +274,20 @@ def clip_frame_indices(time: float, fps: float, num_frames: int, clip_len: int,
 
 
 def keyframe_schedule(num_frames: int, fps: float, interval: float, clip_len: int,
-                      frame_interval: int, sample_fps: float = 25.0) -> List[Keyframe]:
+                      frame_interval: int, sample_fps: float = 25.0,
+                      sample_offset: float = 0.0) -> List[Keyframe]:
     """The keyframes of a constant-rate video (frame ``i`` at ``i / fps`` s): every
     ``interval`` seconds from time 0 while they fall inside the video. The same
     :class:`ClipScheduler` that streaming inference runs on real timestamps."""
     return schedule_for_times(np.arange(num_frames) / float(fps), interval, clip_len,
-                              frame_interval, sample_fps)
+                              frame_interval, sample_fps, sample_offset)
 
 
 def schedule_for_times(times, interval: float, clip_len: int, frame_interval: int,
-                       sample_fps: float = 25.0) -> List[Keyframe]:
+                       sample_fps: float = 25.0, sample_offset: float = 0.0) -> List[Keyframe]:
     """The keyframes (with clip frame indices) of frames at ``times`` seconds."""
-    scheduler = ClipScheduler(interval, clip_len, frame_interval, sample_fps)
+    scheduler = ClipScheduler(interval, clip_len, frame_interval, sample_fps,
+                              sample_offset=sample_offset)
     out = []
     for i, t in enumerate(times):
         out += scheduler.push(i, float(t))

@@ -67,9 +67,14 @@ class AVAVideoDataset(BaseDataset):
             proposals pickle); when given, they replace the ground-truth boxes
             (validation/test), keeping those with score ≥ ``det_score_thr``.
         det_score_thr: detection score threshold.
+        det_keep_best: a keyframe none of whose detections reaches ``det_score_thr`` keeps
+            its highest-scoring one (mmaction2's ``person_det_score_thr`` rule) instead of
+            being left without boxes.
         pipeline: transforms (dicts or callables).
         test_mode: mmengine test mode (no re-fetching of failed samples).
         clip_len, frame_interval: T frames, ``frame_interval`` apart at ``sample_fps``.
+        sample_offset: seconds added to every sampled time (0: frame ``clip_len // 2`` on
+            the keyframe; VideoMAE-Action-Detection's clips sit 1/25 s later, +0.04).
         layout: storage layout dict, e.g. ``dict(type='frames', dir='frames', fps=30,
             start_sec=900, template='{movie}/{movie}_{index:06d}.jpg')``, or just its type
             (:mod:`videomae_det.datasets.layouts`; default ``dict(type='clips',
@@ -87,17 +92,21 @@ class AVAVideoDataset(BaseDataset):
                  data_root: str = '',
                  proposal_file: Optional[str] = None,
                  det_score_thr: float = 0.8,
+                 det_keep_best: bool = False,
                  pipeline: Sequence[Union[dict, Callable]] = (),
                  test_mode: bool = False,
                  clip_len: int = 16,
                  frame_interval: int = 4,
                  sample_fps: float = 25.0,
+                 sample_offset: float = 0.0,
                  layout: Union[str, dict] = 'clips',
                  skip_missing: bool = False,
                  num_threads: int = 1,
                  **kwargs):
         self.clip_len, self.frame_interval, self.sample_fps = clip_len, frame_interval, sample_fps
+        self.sample_offset = float(sample_offset)
         self.det_score_thr = det_score_thr
+        self.det_keep_best = det_keep_best
         self.skip_missing = skip_missing
         self._layout = build_layout(layout, data_root, num_threads)
         self.layout = self._layout.type
@@ -139,7 +148,12 @@ class AVAVideoDataset(BaseDataset):
             if detections is not None:
                 boxes = detections.boxes.get(img['id'], np.zeros((0, 4)))
                 scores = detections.scores.get(img['id'], np.zeros(0))
-                keep = scores >= self.det_score_thr
+                thr = self.det_score_thr
+                if self.det_keep_best and len(scores):
+                    # mmaction2's rule: a keyframe whose boxes all miss the threshold keeps
+                    # its best one(s)
+                    thr = min(thr, float(scores.max()))
+                keep = scores >= thr
                 boxes, scores, labels = boxes[keep], scores[keep], None
             else:
                 anns = coco.imgToAnns.get(img['id'], [])
@@ -208,7 +222,7 @@ class AVAVideoDataset(BaseDataset):
     # ------------------------------------------------------------------ frames
     def _times(self, info: dict) -> np.ndarray:
         return sampling_times(info['timestamp'], self.clip_len, self.frame_interval,
-                              self.sample_fps)
+                              self.sample_fps) + self.sample_offset
 
     def load_frames(self, info: dict) -> np.ndarray:
         """uint8 (clip_len, H, W, 3) RGB frames of the clip around ``info``'s keyframe.

@@ -20,7 +20,11 @@ Folders are relative to the dataset's ``data_root`` unless absolute.
     ``first_index``, the first at
     movie second ``start_sec``: the frame of time ``τ`` is ``round((τ − start_sec) · fps) +
     first_index``. mmaction2 names frames ``{movie}/img_{index:05d}.jpg`` (the default),
-    PySlowFast ``{movie}/{movie}_{index:06d}.jpg``; both cut 30 fps from second 900.
+    PySlowFast ``{movie}/{movie}_{index:06d}.jpg``; both cut 30 fps from second 900, so
+    keyframe ``t`` is frame ``(t − 900) · 30 + 1``, frame ``n`` shows time
+    ``900 + (n − 1) / 30``. (mmaction2's ``SampleAVAFrames`` adds ``start_index`` twice and
+    reads frame ``(t − 900) · 30 + 2``, 1/30 s later; ``start_sec=900 - 1/30`` reproduces
+    that exactly.)
 ``videos``
     ``<dir>/<movie>.<ext>``: one video per movie whose time 0 is movie second ``start_sec``
     (0 for the raw AVA movies, 900 for the 15-minute cuts).

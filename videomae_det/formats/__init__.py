@@ -11,7 +11,8 @@ mmengine (the CSV→mAP path stays light).
   mmaction2 proposals pickle, read safely).
 """
 from .box_csv import (MAX_LINE_BYTES, AVAGroundTruth, AVARows, CSVBox, Key, canonical_key,
-                      format_box_csv, format_timestamp, iter_csv_rows, quantize, read_box_csv,
+                      format_box_csv, format_result_csv, format_timestamp,
+                      iter_csv_rows, quantize, read_box_csv,
                       read_detections, read_exclusions, read_ground_truth_csv,
                       read_groundtruth, rows_from_text, write_box_csv, write_ground_truth_csv)
 from .detections import (PersonDetections, detection_format, load_array_pickle,
@@ -26,7 +27,8 @@ from .min_json import (IMAGE_ID_STRIDE, build_min_json, check_min_json, image_id
 __all__ = [
     'AVAFormatError', 'AVAGroundTruth', 'AVARows', 'CSVBox', 'IMAGE_ID_STRIDE', 'Key',
     'MAX_LINE_BYTES', 'PersonDetections', 'build_min_json', 'canonical_key', 'check_min_json',
-    'detection_format', 'format_box_csv', 'format_timestamp', 'image_id', 'iter_csv_rows',
+    'detection_format', 'format_box_csv', 'format_result_csv', 'format_timestamp', 'image_id',
+    'iter_csv_rows',
     'keyframe_image_ids', 'load_array_pickle', 'load_json', 'load_min_json',
     'movie_numbering', 'quantize', 'read_box_csv', 'read_detections', 'read_exclusions',
     'read_ground_truth_csv', 'read_groundtruth', 'read_label_map', 'read_movie_list',

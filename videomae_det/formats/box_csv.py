@@ -738,6 +738,28 @@ def rows_from_text(text: str, path: Optional[str] = None) -> AVARows:
     return _join([chunk], keys, path)
 
 
+def format_result_csv(keyframes: Sequence[Tuple[str, float, np.ndarray, np.ndarray]],
+                      action_ids, box_decimals: int = 4, score_decimals: int = 6) -> str:
+    """Inference results -> result CSV text ``video_id,timestamp,x1,y1,x2,y2,action_id,score``.
+
+    ``keyframes``: ``(video_id, timestamp in seconds, boxes (M, 4) xyxy normalised, scores
+    (M, C))`` with score column ``a - 1`` holding action id ``a``; one row per (box, action
+    id of ``action_ids``), whatever the score (evaluation needs the low ones too).
+    Timestamps are written as integers when every keyframe falls on a whole second (AVA
+    style), otherwise with 3 decimals (other videos, other keyframe rates).
+    """
+    ids = sorted(set(int(a) for a in action_ids))
+    whole = all(abs(float(t) - round(float(t))) < 1e-6 for _, t, _, _ in keyframes)
+    lines: List[str] = []
+    for video_id, t, boxes, scores in keyframes:
+        ts = str(int(round(float(t)))) if whole else f'{float(t):.3f}'
+        for box, row in zip(boxes, scores):
+            coords = ','.join(f'{float(v):.{box_decimals}f}' for v in box)
+            for a in ids:
+                lines.append(f'{video_id},{ts},{coords},{a},{float(row[a - 1]):.{score_decimals}f}')
+    return ''.join(line + '\n' for line in lines)
+
+
 # ---------------------------------------------------------------------------------------
 # Ground truth as records (the tools that build ``*_min.json`` and the mini-AVA generator).
 # ---------------------------------------------------------------------------------------

@@ -141,34 +141,49 @@ def read_proposals_pkl(path: PathLike) -> Dict[Tuple[str, int], Tuple[np.ndarray
     if not isinstance(obj, dict):
         raise AVAFormatError(path, None, f'expected a dict {{"movie,ts": array (N, 5)}}, got '
                              f'{type(obj).__name__}')
-    out = {}
+    keys, arrays = [], []
     for key, arr in obj.items():
         where = f'entry {key!r}'
         if isinstance(key, bytes):
             key = key.decode('latin1')
         movie, _, ts = str(key).rpartition(',')
-        try:
-            k = canonical_key(movie, ts)
-        except ValueError:
-            k = None
+        if ts.isdigit():  # the common case, '0902'
+            k = (movie, int(ts))
+        else:
+            try:
+                k = canonical_key(movie, ts)
+            except ValueError:
+                k = None
         if not movie or k is None or not isinstance(k[1], int):
             raise AVAFormatError(path, None, f'{where}: key must be "<movie>,<timestamp>"')
         if not isinstance(arr, np.ndarray) or arr.ndim != 2 or arr.shape[1] not in (4, 5) \
                 or arr.dtype.kind not in 'fiu':
             raise AVAFormatError(path, None, f'{where}: expected a numeric array (N, 5) '
                                  f'x1, y1, x2, y2, score; got {getattr(arr, "shape", arr)!r}')
-        arr = arr.astype(np.float64)
-        if not np.isfinite(arr).all():
-            raise AVAFormatError(path, None, f'{where}: non-finite value')
-        boxes = arr[:, :4]
-        if ((boxes < -_BOX_TOLERANCE) | (boxes > 1 + _BOX_TOLERANCE)).any():
-            raise AVAFormatError(path, None, f'{where}: box coordinates outside [0, 1] '
-                                 f'(proposals are normalised)')
-        if ((boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])).any():
-            raise AVAFormatError(path, None, f'{where}: a box has x2 < x1 or y2 < y1')
-        scores = arr[:, 4] if arr.shape[1] == 5 else np.ones(len(arr))
-        out[k] = (np.clip(boxes, 0, 1), scores)
-    return out
+        if arr.shape[1] == 4:
+            arr = np.concatenate([arr, np.ones((len(arr), 1), arr.dtype)], axis=1)
+        keys.append(k)
+        arrays.append(arr)
+    if not arrays:
+        return {}
+    # one vectorised check over every box of the file (57k keyframes at AVA-val scale)
+    flat = np.concatenate(arrays).astype(np.float64)
+    boxes = flat[:, :4]
+    with np.errstate(invalid='ignore'):
+        bad = ~np.isfinite(flat).all(axis=1)
+        outside = ((boxes < -_BOX_TOLERANCE) | (boxes > 1 + _BOX_TOLERANCE)).any(axis=1)
+        flipped = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
+    for mask, reason in ((bad, 'non-finite value'),
+                         (outside, 'box coordinates outside [0, 1] (proposals are normalised)'),
+                         (flipped, 'a box has x2 < x1 or y2 < y1')):
+        if mask.any():
+            row = int(np.argmax(mask))
+            entry = int(np.searchsorted(np.cumsum([len(a) for a in arrays]), row, 'right'))
+            movie, t = keys[entry]
+            raise AVAFormatError(path, None, f"entry '{movie},{t:04d}': {reason}")
+    np.clip(boxes, 0, 1, out=boxes)
+    splits = np.cumsum([len(a) for a in arrays])[:-1]
+    return {k: (b[:, :4], b[:, 4]) for k, b in zip(keys, np.split(flat, splits))}
 
 
 # --------------------------------------------------------------------------- CSV
@@ -318,8 +333,8 @@ def read_person_detections(path: PathLike, min_json: dict,
                 continue
             matched += 1
             w, h = float(images[img_id]['width']), float(images[img_id]['height'])
-            for b, s in zip(norm, sc):
-                add(img_id, [b[0] * w, b[1] * h, b[2] * w, b[3] * h], float(s))
+            boxes[img_id] = norm * np.array([w, h, w, h])  # one key per keyframe
+            scores[img_id] = sc
         if keyed and not matched:
             example = next(iter(keyed))
             raise AVAFormatError(path, None, f'none of its {len(keyed)} keyframes (e.g. '

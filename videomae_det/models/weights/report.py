@@ -56,7 +56,7 @@ class KeyReport:
         if self.mismatched:
             lines.append(f'  wrong shape ({len(self.mismatched)}): ' + _listing(
                 [f'{k!r} has shape {tuple(c)} in the checkpoint but {tuple(m)} in the model'
-                 for k, (c, m) in self.mismatched.items()]))
+                 for k, (c, m) in self.mismatched.items()], 3))
         if self.missing:
             lines.append(f'  missing ({len(self.missing)}): {_listing(self.missing)}')
         if self.unexpected:
