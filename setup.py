@@ -1,5 +1,25 @@
 """Install videomae-det: `pip install -e .` (runtime) or `pip install -e .[test]`."""
+import os
+
 from setuptools import find_packages, setup
+
+
+def bundled(folder):
+    """``tools/`` and ``configs/`` ship inside the wheel as ``videomae_det/_project/<folder>``
+    (the same tree as in the checkout, so a config's relative ``_base_`` and a tool's own
+    paths still hold); the installed ``videomae-det`` command runs and reads them there."""
+    packages, package_dir = [], {}
+    for root, _, files in os.walk(folder):
+        if '__pycache__' in root or not any(f.endswith('.py') for f in files):
+            continue
+        name = 'videomae_det._project.' + root.replace(os.sep, '.')
+        packages.append(name)
+        package_dir[name] = root
+    return packages, package_dir
+
+
+TOOL_PACKAGES, TOOL_DIRS = bundled('tools')
+CONFIG_PACKAGES, CONFIG_DIRS = bundled('configs')
 
 # The runtime set is pinned: these versions are known to install together in one pip
 # command and to run every tool of the project (see README, "Install").
@@ -21,6 +41,7 @@ RUNTIME = [
     'tqdm==4.70.1',
     'safetensors==0.8.0',
     'psutil==7.2.2',
+    'scipy==1.17.1',  # track association (linear_sum_assignment)
 ]
 
 # Test-only references: mmaction2's AVA evaluation and ViT, HuggingFace's VideoMAE, and
@@ -33,6 +54,7 @@ TEST = [
     'transformers==5.23.0',
     'onnx==1.23.2',
     'onnxruntime==1.32.0',
+    'motmetrics==1.4.0',  # tools/eval_tracks.py: IDF1, MOTA, ID switches
 ]
 
 setup(
@@ -42,8 +64,11 @@ setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     python_requires='>=3.10',
-    packages=find_packages(include=['videomae_det', 'videomae_det.*']),
-    package_data={'videomae_det': ['assets/*.pbtxt']},
+    packages=find_packages(include=['videomae_det', 'videomae_det.*'])
+    + TOOL_PACKAGES + CONFIG_PACKAGES,
+    package_dir={**TOOL_DIRS, **CONFIG_DIRS},
+    package_data={'videomae_det': ['assets/*.pbtxt'], 'videomae_det._project.tools': ['*.sh']},
+    entry_points={'console_scripts': ['videomae-det = videomae_det.command:main']},
     install_requires=RUNTIME,
     # torchcodec: a third decoder; needs the system's FFmpeg 4-9 libraries (apt install
     # libavcodec59 libavformat59 libavutil57 libswscale6 libavdevice59 libavfilter8)

@@ -31,19 +31,13 @@ from mmengine.config import Config
 from torch import Tensor
 
 from videomae_det.models.backbones.vit import VARIANTS, VisionTransformer
-from videomae_det.models.weights import (DETECTOR_SOURCES, WeightsMismatchError,
-                                         convert_checkpoint, convert_detector_checkpoint,
-                                         load_checked, read_checkpoint, source_of)
+from videomae_det.models.weights import (DETECTOR_SOURCES, convert_checkpoint,
+                                         convert_detector_checkpoint, load_checked,
+                                         read_checkpoint, released_detector_config, source_of)
 from videomae_det.registry import MODELS
 from videomae_det.utils import atomic_torch_save
 
 ZOO = Path(__file__).resolve().parents[1] / 'configs' / 'ava' / 'zoo'
-# width of the ViT -> the zoo config of each released detector source
-ZOO_CONFIGS = {
-    'vad_detector': {384: 'vad_vit_small', 768: 'vad_vit_base', 1024: 'vad_vit_large',
-                     1280: 'vad_vit_huge'},
-    'mmaction2_detector': {768: 'mmaction2_vit_base', 1024: 'mmaction2_vit_large'},
-}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -79,18 +73,17 @@ def infer_arch(state_dict: Dict[str, Tensor]) -> Optional[str]:
     return None
 
 
-def zoo_config_of(source: str, state_dict: Dict[str, Tensor], src: str) -> Path:
-    width = state_dict['backbone.patch_embed.proj.weight'].shape[0]
-    name = ZOO_CONFIGS.get(source, {}).get(width)
+def zoo_config_of(source: str, raw, src: str) -> Path:
+    name = released_detector_config(source, raw.state_dict)
     if name is None:
-        raise ValueError(f'{src}: a {source} file of width {width} has no configs/ava/zoo '
-                         f'config; give --config')
+        raise ValueError(f'{src}: no configs/ava/zoo config matches this {source} file; '
+                         f'give --config')
     return ZOO / f'{name}.py'
 
 
 def convert_detector(args, raw) -> int:
     state_dict, dropped, source = convert_detector_checkpoint(raw)
-    config = Path(args.config) if args.config else zoo_config_of(source, state_dict, args.src)
+    config = Path(args.config) if args.config else zoo_config_of(source, raw, args.src)
     cfg = Config.fromfile(str(config))
     with torch.device('meta'):
         model = MODELS.build(cfg.model)

@@ -3,8 +3,12 @@
     python tools/infer.py SOURCE --config CFG --checkpoint CKPT --out out.mp4 \\
         [--csv out.csv] [--json out.json] [--detector hog|fasterrcnn|file] [--boxes FILE] \\
         [--threshold 0.3] [--keyframe-interval 1.0] [--device cpu] \\
-        [--fps N] [--realtime auto|on|off] [--show] [--log-interval 5] \
-        [--batch-size 4] [--precision fp32|bf16|auto]
+        [--fps N] [--realtime auto|on|off] [--show] [--log-interval 5] \\
+        [--track] [--tracks-csv tracks.csv] [--smooth-scores N] \\
+        [--segments segments.json] [--segments segments.csv] [--srt out.srt] \\
+        [--timeline timeline.png] [--segment-threshold T] [--min-segment S] \\
+        [--backend pytorch|onnxruntime --onnx model.onnx] [--batch-size 4] \\
+        [--precision fp32|bf16|auto]
 
 SOURCE is a video file, a camera index (``0``), a stream URL (``rtsp://``, ``http://``,
 ...) or a folder of frames (give ``--fps``). Writes an annotated copy of the video (every
@@ -16,6 +20,16 @@ seconds reports input fps, keyframes/s, drops and latency. If the video is trunc
 corrupt, everything decoded up to the bad frame is still written, then the error is
 reported and the exit status is 1. Ctrl-C (or ``q`` in the ``--show`` window) stops: the
 results so far are written, marked incomplete (``meta.complete: false``), exit status 130.
+
+``--track`` (implied by the track and segment outputs) links people across keyframes into
+tracks (``videomae_det.tracking``): ids go into the JSON, the tracks CSV and onto the
+video; ``--smooth-scores N`` averages action scores over a track's last N keyframes. Action
+segments per track (``track, action, start_s, end_s, mean_score, peak_score``) go to
+``--segments`` (.json/.csv), ``--srt`` (subtitles) and ``--timeline`` (PNG).
+
+``--backend onnxruntime --onnx FILE`` runs the backbone and head from a
+``tools/export_onnx.py`` file in ONNX Runtime (the checkpoint is then optional); the rest
+of the chain is the same code as the PyTorch backend's.
 """
 import argparse
 import os
@@ -32,10 +46,15 @@ from videomae_det.apis import (build_person_detector, count_keyframes, detect_vi
                                init_detector, label_names_of, write_ava_csv,
                                write_results_json)
 from videomae_det.apis.action_names import AVA_ACTION_NAMES
-from videomae_det.apis.inference import StreamStats
+from videomae_det.apis.inference import StreamStats, top_actions
+from videomae_det.apis.onnx_backend import OnnxRuntimeDetector
+from videomae_det.apis.results import write_tracks_csv
 from videomae_det.apis.sources import FileSource, open_source
 from videomae_det.datasets.video_io import VideoDecodeError
 from videomae_det.models.weights import UnsafeCheckpointError
+from videomae_det.tracking import (KeyframeTracker, TrackScoreSmoother, track_segments,
+                                   tracks_from_results, write_segments, write_srt,
+                                   write_timeline)
 from videomae_det.utils.precision import PRECISIONS, in_precision, resolve_precision
 from videomae_det.visualization import StreamingVideoWriter, draw_detections
 
@@ -46,11 +65,15 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='a video file (mp4, avi, mkv, ...), a camera index (0), a stream URL '
                    '(rtsp://, http://, ...) or a folder of frames (with --fps)')
     p.add_argument('--config', required=True, help='model config (e.g. configs/ava/vit_b.py)')
-    p.add_argument('--checkpoint', required=True, help='trained detector checkpoint (ours, '
-                   'or a released one as downloaded with its configs/ava/zoo config)')
+    p.add_argument('--checkpoint', help='trained detector checkpoint (ours, or a released '
+                   'one as downloaded with its configs/ava/zoo config); required unless '
+                   '--backend onnxruntime')
     p.add_argument('--partial-load', action='store_true',
                    help='load the keys that fit and report the rest instead of refusing a '
                    'checkpoint that does not match the config')
+    p.add_argument('--backend', choices=('pytorch', 'onnxruntime'), default='pytorch',
+                   help='what runs the model (default pytorch)')
+    p.add_argument('--onnx', help='tools/export_onnx.py file for --backend onnxruntime')
     p.add_argument('--out', help='annotated video to write (.mp4)')
     p.add_argument('--csv', help='AVA result CSV to write')
     p.add_argument('--json', help='JSON results to write')
@@ -86,9 +109,34 @@ def parse_args(argv=None) -> argparse.Namespace:
                    '(q or Esc stops)')
     p.add_argument('--log-interval', type=float, default=5.0,
                    help='seconds between progress lines for live sources (default 5)')
+    p.add_argument('--track', action='store_true', help='link people into tracks (ids in the '
+                   'JSON and on the video)')
+    p.add_argument('--tracks-csv', help='CSV of tracked people per keyframe to write')
+    p.add_argument('--smooth-scores', type=int, default=0, metavar='N',
+                   help="action scores = mean over the track's last N keyframes (0: raw)")
+    p.add_argument('--segments', action='append', default=[],
+                   help='action segments to write (.json or .csv; may be repeated)')
+    p.add_argument('--srt', help='subtitle file of the action segments to write')
+    p.add_argument('--timeline', help='timeline PNG of the action segments to write')
+    p.add_argument('--segment-threshold', type=float, default=None,
+                   help='score an action needs on a keyframe to be in a segment '
+                   '(default: --threshold)')
+    p.add_argument('--min-segment', type=float, default=0.0,
+                   help='shortest segment kept, seconds (default 0: one keyframe interval '
+                   'is the shortest there is)')
     args = p.parse_args(argv)
-    if not (args.out or args.csv or args.json):
+    args.track = bool(args.track or args.tracks_csv or args.segments or args.srt or args.timeline
+                      or args.smooth_scores > 1)
+    for path in args.segments:
+        if Path(path).suffix.lower() not in ('.json', '.csv'):
+            p.error(f'--segments {path}: write .json or .csv')
+    if not (args.out or args.csv or args.json or args.tracks_csv or args.segments or args.srt
+            or args.timeline):
         p.error('nothing to write: give --out, --csv and/or --json')
+    if args.backend == 'onnxruntime' and not args.onnx:
+        p.error('--backend onnxruntime needs --onnx FILE (from tools/export_onnx.py)')
+    if args.backend == 'pytorch' and not args.checkpoint:
+        p.error('--checkpoint is required (unless --backend onnxruntime)')
     if args.detector == 'file' and not args.boxes:
         p.error('--detector file needs --boxes')
     if args.batch_size < 1:
@@ -119,7 +167,8 @@ class _DrawingWriter(threading.Thread):
                 for _, frame in frames:
                     self.writer.write(
                         draw_detections(frame, result.boxes, result.actions, self.names,
-                                        self.max_actions, result.person_scores))
+                                        self.max_actions, result.person_scores,
+                                        result.track_ids))
             except Exception as e:  # noqa: BLE001 - reported by the main thread
                 self.error = e
 
@@ -128,8 +177,10 @@ def run(args: argparse.Namespace) -> int:
     """Build the model and person detector of ``args``, infer, report; the exit status."""
     model = init_detector(args.config, args.checkpoint, device=args.device,
                           partial_load=args.partial_load)
-    if resolve_precision(args.precision, args.device) != 'fp32':
+    if args.backend == 'pytorch' and resolve_precision(args.precision, args.device) != 'fp32':
         model.test_step = in_precision(model.test_step, args.precision, args.device)
+    if args.backend == 'onnxruntime':
+        model = OnnxRuntimeDetector(model, args.onnx)
     detector = build_person_detector(args.detector, boxes=args.boxes,
                                      boxes_images=args.boxes_images,
                                      weights=args.detector_weights,
@@ -139,9 +190,10 @@ def run(args: argparse.Namespace) -> int:
           f'{stats["seconds"]:.1f} s: {stats["frames"] / max(stats["seconds"], 1e-9):.1f} '
           f'frames/s ({stats["keyframes"] / max(stats["seconds"], 1e-9):.2f} keyframes/s)')
     print(stats['stream'].line())
-    for name in ('out', 'csv', 'json'):
-        if getattr(args, name):
-            print(f'wrote {getattr(args, name)}')
+    for path in [args.out, args.csv, args.json, args.tracks_csv, *args.segments, args.srt,
+                 args.timeline]:
+        if path:
+            print(f'wrote {path}')
     if stats['interrupted']:
         print('interrupted: the results so far are written, marked incomplete',
               file=sys.stderr)
@@ -169,7 +221,7 @@ class _Preview:
         """Show ``frames`` with ``result`` drawn; False when the user asks to stop."""
         for _, frame in frames or []:
             drawn = draw_detections(frame, result.boxes, result.actions, self.names,
-                                    self.max_actions, result.person_scores)
+                                    self.max_actions, result.person_scores, result.track_ids)
             self.cv2.imshow(self.WINDOW, self.cv2.cvtColor(drawn, self.cv2.COLOR_RGB2BGR))
             if self.cv2.waitKey(1) & 0xFF in (ord('q'), 27):
                 return False
@@ -214,8 +266,18 @@ def infer_video(args: argparse.Namespace, model, detector) -> dict:
                        action_ids=label_names.keys(),
                        with_frames=drawer is not None or preview is not None,
                        realtime=realtime, stats=stream_stats, batch_size=args.batch_size)
+    tracker = KeyframeTracker() if args.track else None
+    smoother = TrackScoreSmoother(args.smooth_scores)
     try:
         for result in gen:
+            if tracker is not None:
+                result.track_ids = tracker.update(result.boxes, result.person_scores,
+                                                  result.timestamp)
+                if args.smooth_scores > 1:
+                    result.action_scores = smoother.update(result.track_ids,
+                                                           result.action_scores)
+                    result.actions = top_actions(result.action_scores, args.threshold,
+                                                 label_names.keys())
             if drawer is not None:
                 if drawer.error is not None:
                     raise drawer.error
@@ -256,16 +318,43 @@ def infer_video(args: argparse.Namespace, model, detector) -> dict:
     meta = dict(video=str(args.video), video_id=video_id, fps=source.fps,
                 width=source.width, height=source.height, config=str(args.config),
                 checkpoint=str(args.checkpoint), detector=args.detector,
+                backend=args.backend, onnx=args.onnx,
                 keyframe_interval=args.keyframe_interval, threshold=args.threshold,
                 complete=error is None and not interrupted, interrupted=interrupted,
                 stream=stream_stats.summary())
+    if tracker is not None:
+        meta.update(tracker=vars(tracker.config), smooth_scores=args.smooth_scores)
     if args.csv:
         write_ava_csv(args.csv, results, label_names.keys())
     if args.json:
         write_results_json(args.json, results, names, meta)
+    if args.tracks_csv:
+        write_tracks_csv(args.tracks_csv, results, names)
+    if args.segments or args.srt or args.timeline:
+        write_segment_outputs(args, results, tracker, label_names, meta)
     frames_done = num_frames or (results[-1].frame_index + 1 if results else 0)
     return dict(keyframes=len(results), frames=frames_done, seconds=elapsed, error=error,
                 interrupted=interrupted, stream=stream_stats)
+
+
+def write_segment_outputs(args, results, tracker, label_names, meta) -> None:
+    """Action segments of the confirmed tracks -> ``--segments``, ``--srt``, ``--timeline``."""
+    confirmed = tracker.confirmed_ids()
+    tracks = {t: v for t, v in tracks_from_results(results).items() if t in confirmed}
+    threshold = args.threshold if args.segment_threshold is None else args.segment_threshold
+    segments = track_segments(tracks, label_names.keys(), threshold, args.keyframe_interval,
+                              args.min_segment, names=label_names)
+    seg_meta = dict(video_id=meta['video_id'], threshold=threshold,
+                    min_segment_s=args.min_segment, keyframe_interval=args.keyframe_interval,
+                    smooth_scores=args.smooth_scores, complete=meta['complete'])
+    for path in args.segments:
+        write_segments(path, segments, seg_meta)
+    if args.srt:
+        write_srt(args.srt, segments, time_offset=args.time_offset)
+    if args.timeline:
+        end = (results[-1].timestamp + args.keyframe_interval / 2) if results else None
+        write_timeline(args.timeline, segments, duration=end,
+                       title=f'{meta["video_id"]}: action segments per track')
 
 
 def main(argv=None) -> int:

@@ -267,3 +267,103 @@ def test_show_draws_every_frame_and_q_stops(tmp_path, model_files, monkeypatch):
     data = json.loads(json_path.read_text())
     assert data['meta']['complete'] is False
     assert [k['frame_index'] for k in data['keyframes']] == [0]  # the 2nd was being shown
+
+
+def test_tracks_segments_and_smoothing(tmp_path, model_files):
+    """Two walkers with exact boxes: each keeps one track id; the JSON, tracks CSV and
+    segment files agree; --smooth-scores N gives each box the mean of its track's last N
+    raw scores."""
+    cfg, ckpt = model_files
+    video = tmp_path / 'two.avi'
+    truth = write_synthetic_video(video, num_frames=100, fps=25, size=(320, 180), num_people=2)
+    entries = []
+    for k in range(4):  # keyframes at 0, 1, 2, 3 s: frames 0, 25, 50, 75
+        for p, (x1, y1, x2, y2) in enumerate(truth[25 * k]):
+            entries.append(dict(video_id='two', timestamp=k, bbox=[float(x1), float(y1),
+                                float(x2 - x1), float(y2 - y1)], score=0.95, person=p))
+    boxes = tmp_path / 'boxes.json'
+    boxes.write_text(json.dumps(entries))
+    base = [str(video), '--config', str(cfg), '--checkpoint', str(ckpt), '--detector', 'file',
+            '--boxes', str(boxes), '--threshold', '0.2']
+    raw, smooth = tmp_path / 'raw.json', tmp_path / 'smooth.json'
+    out = tmp_path / 'o'
+    assert infer.main(base + ['--json', str(raw), '--track', '--tracks-csv', str(out) + '.csv',
+                              '--segments', str(out) + '_seg.json', '--segments',
+                              str(out) + '_seg.csv', '--srt', str(out) + '.srt',
+                              '--timeline', str(out) + '.png']) == 0
+    data = json.loads(raw.read_text())
+    ids_per_person = {}
+    for k in data['keyframes']:
+        for person in k['people']:
+            # which walker: the nearest true box
+            x = person['box'][0]
+            p = int(np.argmin([abs(x - b[0]) for b in truth[k['frame_index']]]))
+            ids_per_person.setdefault(p, set()).add(person['track_id'])
+    assert len(ids_per_person[0]) == 1 and len(ids_per_person[1]) == 1
+    assert ids_per_person[0] != ids_per_person[1]
+    rows = (tmp_path / 'o.csv').read_text().splitlines()
+    assert rows[0].startswith('video_id,timestamp,track_id,')
+    assert len(rows) - 1 == sum(len(k['people']) for k in data['keyframes']) == 8
+    segs = json.loads((tmp_path / 'o_seg.json').read_text())['segments']
+    tracks = {t for s in ids_per_person.values() for t in s}
+    assert segs and {s['track'] for s in segs} <= tracks
+    for s in segs:  # each segment's scores are its track's raw scores over its keyframes
+        inside = [p['scores'][s['action'] - 1] for k in data['keyframes'] for p in k['people']
+                  if p['track_id'] == s['track'] and s['start_s'] <= k['timestamp'] < s['end_s']]
+        assert min(inside) >= 0.2
+        assert s['peak_score'] == pytest.approx(max(inside), abs=1e-4)
+    assert len((tmp_path / 'o_seg.csv').read_text().splitlines()) == len(segs) + 1
+    assert (tmp_path / 'o.srt').read_text().count(' --> ') == len(segs)
+    assert (tmp_path / 'o.png').read_bytes()[:4] == b'\x89PNG'
+
+    assert infer.main(base + ['--json', str(smooth), '--smooth-scores', '2']) == 0
+    smoothed = json.loads(smooth.read_text())
+    history = {}
+    for k_raw, k_s in zip(data['keyframes'], smoothed['keyframes']):
+        for p_raw, p_s in zip(k_raw['people'], k_s['people']):
+            assert p_s['track_id'] == p_raw['track_id']
+            hist = history.setdefault(p_raw['track_id'], [])
+            hist.append(np.array(p_raw['scores']))
+            np.testing.assert_allclose(p_s['scores'], np.mean(hist[-2:], axis=0), atol=2e-5)
+    assert smoothed['meta']['smooth_scores'] == 2
+
+
+@pytest.mark.slow
+def test_onnxruntime_backend_matches_pytorch(tmp_path, model_files, capsys):
+    """--backend onnxruntime with a tools/export_onnx.py file gives the PyTorch backend's
+    boxes and scores (float tolerance); a file exported for another clip size is refused
+    with the --shape to export."""
+    import export_onnx
+
+    from videomae_det.apis import init_detector
+    from videomae_det.apis.onnx_backend import model_input_shape
+    cfg, ckpt = model_files
+    video = tmp_path / 'walk.avi'
+    write_synthetic_video(video, num_frames=50, fps=25, size=(320, 180), num_people=2)
+    shape = model_input_shape(init_detector(str(cfg), str(ckpt)), 180, 320)
+    onnx_path = tmp_path / 'det.onnx'
+    assert export_onnx.main([str(cfg), str(ckpt), str(onnx_path), '--shape',
+                             *map(str, shape)]) == 0
+    base = [str(video), '--config', str(cfg), '--threshold', '0.2']
+    torch_json, ort_json = tmp_path / 'pt.json', tmp_path / 'ort.json'
+    assert infer.main(base + ['--checkpoint', str(ckpt), '--json', str(torch_json)]) == 0
+    assert infer.main(base + ['--backend', 'onnxruntime', '--onnx', str(onnx_path),
+                              '--json', str(ort_json)]) == 0
+    a, b = json.loads(torch_json.read_text()), json.loads(ort_json.read_text())
+    assert b['meta']['backend'] == 'onnxruntime'
+    people_a = [p for k in a['keyframes'] for p in k['people']]
+    people_b = [p for k in b['keyframes'] for p in k['people']]
+    assert people_a and len(people_a) == len(people_b)
+    for pa, pb in zip(people_a, people_b):
+        assert pa['box'] == pb['box']
+        np.testing.assert_allclose(pa['scores'], pb['scores'], atol=1e-3)
+    # another frame size -> another clip size: one clear error naming the shape to export
+    small = tmp_path / 'small.avi'
+    write_synthetic_video(small, num_frames=30, fps=25, size=(160, 160), num_people=1)
+    t, h, w = model_input_shape(init_detector(str(cfg), str(ckpt)), 160, 160)
+    capsys.readouterr()
+    assert infer.main([str(small), '--config', str(cfg), '--backend', 'onnxruntime', '--onnx',
+                       str(onnx_path), '--json', str(tmp_path / 's.json')]) == 1
+    assert f'--shape {t} {h} {w}' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        infer.main(base + ['--backend', 'onnxruntime', '--json', str(ort_json)])

@@ -17,9 +17,9 @@ import os
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections import deque
 from typing import Deque, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -36,8 +36,9 @@ from videomae_det.apis.video_stream import (ClipScheduler, Keyframe, VideoStream
 from videomae_det.assets import AVA_LABEL_MAP
 from videomae_det.formats import read_label_map
 from videomae_det.datasets.video_io import VideoDecodeError
-from videomae_det.models.weights import (ConfigTextError, load_detector, parse_config_text,
-                                         read_checkpoint)
+from videomae_det.models.weights import (DETECTOR_SOURCES, ConfigTextError, detect_source,
+                                         load_detector, parse_config_text, read_checkpoint,
+                                         released_detector_config)
 from videomae_det.registry import MODELS
 
 PathLike = Union[str, os.PathLike]
@@ -100,6 +101,12 @@ def config_of_checkpoint(checkpoint: PathLike) -> Config:
     ``dict(...)``) is refused, and the user is asked to pass the config file instead.
     """
     raw = read_checkpoint(checkpoint)
+    source = detect_source(raw.state_dict, raw.container)
+    if source in DETECTOR_SOURCES:
+        # a released file: any config it keeps is its own toolkit's, not ours
+        name = released_detector_config(source, raw.state_dict)
+        raise ValueError(f'{checkpoint}: a released {source} file; pass its config, '
+                         f'configs/ava/zoo/{name or "<see Model zoo>"}.py')
     text = raw.meta.get('cfg')
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f'no config given and {checkpoint} keeps none in meta["cfg"]; '
@@ -221,6 +228,8 @@ class KeyframeResult:
             ``time_offset + keyframe_index × interval``).
         frame_time: the timestamp (s, from the start of the video) of the frame the keyframe
             sits on (the frame nearest its scheduled time).
+        track_ids: int64 ``(M,)`` person track ids when a tracker ran
+            (:mod:`videomae_det.tracking`), ``-1`` for a box on no track; else None.
     """
     video_id: str
     timestamp: float
@@ -233,6 +242,7 @@ class KeyframeResult:
     frames: Optional[List[Tuple[int, np.ndarray]]] = field(default=None, repr=False)
     keyframe_index: int = 0
     frame_time: float = 0.0
+    track_ids: Optional[np.ndarray] = None
 
 
 def top_actions(scores: np.ndarray, threshold: float,

@@ -47,15 +47,19 @@ def results_to_dict(results: Sequence[KeyframeResult], names: Dict[int, str],
     """JSON-ready dict: ``{'meta': {...}, 'action_names': {id: name}, 'keyframes': [...]}``.
 
     Each keyframe: ``video_id``, ``timestamp`` (s), ``frame_index`` and ``people``, each
-    with ``box`` (xyxy pixels), ``box_norm`` (xyxy in [0, 1]), ``person_score``,
+    with ``track_id`` (when tracked; -1 = none), ``box`` (xyxy pixels), ``box_norm`` (xyxy in
+    [0, 1]), ``person_score``,
     ``actions`` (``[{id, name, score}]`` above the threshold, highest first) and
     ``scores`` (the 80 action scores; index ``i`` is action id ``i + 1``).
     """
     keyframes = []
     for r in results:
         people = []
+        tracks = getattr(r, 'track_ids', None)
         for i in range(len(r.boxes)):
+            person = {} if tracks is None else dict(track_id=int(tracks[i]))
             people.append(dict(
+                **person,
                 box=[round(float(v), 2) for v in r.boxes[i]],
                 box_norm=[round(float(v), 5) for v in r.boxes_norm[i]],
                 person_score=round(float(r.person_scores[i]), 5),
@@ -72,3 +76,26 @@ def write_results_json(path: PathLike, results: Sequence[KeyframeResult],
                        names: Dict[int, str], meta: Dict = None) -> None:
     """Write :func:`results_to_dict` to ``path`` atomically."""
     atomic_write_text(path, json.dumps(results_to_dict(results, names, meta), indent=1) + '\n')
+
+
+def tracks_csv_text(results: Sequence[KeyframeResult], names: Dict[int, str]) -> str:
+    """One row per tracked person per keyframe, with a header:
+    ``video_id,timestamp,track_id,x1,y1,x2,y2,person_score,actions`` (box normalised xyxy;
+    ``actions`` = ``id:score`` of the listed actions, ``;``-separated). The AVA result CSV
+    keeps its 8 official columns so that it can still be evaluated; track ids go here."""
+    integer = whole_seconds(results)
+    lines = ['video_id,timestamp,track_id,x1,y1,x2,y2,person_score,actions']
+    for r in results:
+        ts = format_timestamp(r.timestamp, integer)
+        tracks = r.track_ids if r.track_ids is not None else [-1] * len(r.boxes)
+        for tid, box, score, acts in zip(tracks, r.boxes_norm, r.person_scores, r.actions):
+            coords = ','.join(f'{float(v):.4f}' for v in box)
+            listed = ';'.join(f'{a}:{s:.4f}' for a, s in acts)
+            lines.append(f'{r.video_id},{ts},{int(tid)},{coords},{float(score):.4f},{listed}')
+    return ''.join(line + '\n' for line in lines)
+
+
+def write_tracks_csv(path: PathLike, results: Sequence[KeyframeResult],
+                     names: Dict[int, str]) -> None:
+    """Write :func:`tracks_csv_text` to ``path`` atomically."""
+    atomic_write_text(path, tracks_csv_text(results, names))

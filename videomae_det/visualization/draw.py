@@ -31,7 +31,8 @@ def label_lines(actions: Sequence[Tuple[int, float]], names: Dict[int, str],
 
 def draw_detections(frame: np.ndarray, boxes: np.ndarray,
                     actions: Sequence[Sequence[Tuple[int, float]]], names: Dict[int, str],
-                    max_actions: int = 3, person_scores: Optional[np.ndarray] = None) -> np.ndarray:
+                    max_actions: int = 3, person_scores: Optional[np.ndarray] = None,
+                    track_ids: Optional[np.ndarray] = None) -> np.ndarray:
     """Draw boxes and action labels on a copy of ``frame``.
 
     Args:
@@ -41,6 +42,8 @@ def draw_detections(frame: np.ndarray, boxes: np.ndarray,
         names: action id -> name.
         max_actions: labels drawn per box.
         person_scores: optional ``(M,)``; a box without listed actions shows ``person 0.97``.
+        track_ids: optional ``(M,)`` track ids: the box is coloured by its track (the same
+            colour all along it) and labelled ``#id`` first; ``-1`` = no track.
 
     Returns:
         the annotated copy, uint8 ``(H, W, 3)`` RGB.
@@ -52,12 +55,15 @@ def draw_detections(frame: np.ndarray, boxes: np.ndarray,
     (_, text_h), baseline = cv2.getTextSize('Ag', _FONT, font_scale, 1)
     line_h = text_h + baseline + 2
     for i, box in enumerate(np.asarray(boxes, np.float32).reshape(-1, 4)):
-        color = PALETTE[i % len(PALETTE)]
+        track = int(track_ids[i]) if track_ids is not None and i < len(track_ids) else -1
+        color = PALETTE[(track if track >= 0 else i) % len(PALETTE)]
         x1, y1, x2, y2 = (int(round(v)) for v in box)
         cv2.rectangle(out, (x1, y1), (x2, y2), color, thickness)
         lines = label_lines(actions[i] if i < len(actions) else [], names, max_actions)
         if not lines and person_scores is not None and i < len(person_scores):
             lines = [f'person {float(person_scores[i]):.2f}']
+        if track >= 0:
+            lines = [f'#{track}'] + lines
         if not lines:
             continue
         # labels stack upwards from the box top, or downwards inside it at the frame top

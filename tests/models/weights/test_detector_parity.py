@@ -317,6 +317,10 @@ def test_vad_detector_file_gives_vads_logits(tmp_path):
     torch.save({'model': sd, 'epoch': 29, 'args': argparse.Namespace(model='vit_small')}, path)
     cfg = zoo_config('vad_vit_small', **NARROW)
     model = init_detector(cfg, path)
+    # a released file keeps no config of ours: the error names the zoo config to use
+    with pytest.raises(ValueError, match=r'checkpoint-best.pth: a released vad_detector '
+                                         r'file; pass its config.*zoo/'):
+        init_detector(None, path)
     # two clips of different sizes in one padded batch (VAD pads to 16 likewise)
     shapes = [(128, 170), (112, 150)]
     x = torch.randn(2, 3, 16, 128, 176, generator=g)

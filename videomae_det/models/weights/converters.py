@@ -332,6 +332,23 @@ DETECTOR_CONVERTERS: Dict[str, Callable[[StateDict], Converted]] = {
 # sources whose files hold a whole detector (backbone and action classifier)
 DETECTOR_SOURCES = ('vad_detector', 'mmaction2_detector')
 
+# the configs/ava/zoo config (file stem) of each released detector, by source and ViT width
+RELEASED_DETECTOR_CONFIGS = {
+    'vad_detector': {384: 'vad_vit_small', 768: 'vad_vit_base', 1024: 'vad_vit_large',
+                     1280: 'vad_vit_huge'},
+    'mmaction2_detector': {768: 'mmaction2_vit_base', 1024: 'mmaction2_vit_large'},
+}
+
+
+def released_detector_config(source: str, state_dict: Mapping[str, Tensor]) -> Optional[str]:
+    """The zoo config stem for a released detector file (raw keys), or None."""
+    by_width = RELEASED_DETECTOR_CONFIGS.get(source)
+    if not by_width:
+        return None
+    proj = [v for k, v in state_dict.items() if k.endswith('patch_embed.proj.weight')
+            or k.endswith('patch_embed.projection.weight')]
+    return by_width.get(int(proj[0].shape[0])) if proj else None
+
 # ---------------------------------------------------------------------------------------
 # Pretraining model converter: -> keys of VideoMAEPretrainer
 # ---------------------------------------------------------------------------------------

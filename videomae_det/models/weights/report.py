@@ -80,11 +80,11 @@ def _listing(items: List[str], shown: int = _SHOWN) -> str:
 class WeightsMismatchError(ValueError):
     """A checkpoint does not fit the model exactly; ``.report`` holds the key report."""
 
-    def __init__(self, report: KeyReport, hint: str = ''):
+    def __init__(self, report: KeyReport, strict: bool = True):
         self.report = report
-        super().__init__(
-            f'checkpoint does not fit the model (strict loading): {report.describe()}'
-            + (f'\n  {hint}' if hint else ''))
+        what = ('checkpoint does not fit the model (strict loading)' if strict else
+                'checkpoint has tensors of other shapes than the model')
+        super().__init__(f'{what}: {report.describe()}')
 
 
 def compare(model_state: Mapping[str, Tensor], state_dict: Mapping[str, Tensor],
@@ -117,7 +117,7 @@ def load_checked(model: nn.Module, state_dict: StateDict, path: str = '',
     """
     report = compare(model.state_dict(), state_dict, path, source, dropped)
     if report.mismatched or (strict and not report.ok):
-        raise WeightsMismatchError(report)
+        raise WeightsMismatchError(report, strict)
     model.load_state_dict(state_dict, strict=False, assign=assign)
     return report
 
