@@ -21,7 +21,6 @@ For every AVA dataset of the config's train/val/test dataloaders (and their eval
   movie's last stored second (a truncated cut); every clip/frame/video a keyframe's clip
   needs exists and (clips, videos) decodes to its last frame (``--no-decode`` skips this).
 """
-import argparse
 import json
 import os
 import sys
@@ -41,6 +40,7 @@ from videomae_det.engine.config_checks import ConfigError, load_config  # noqa: 
 from videomae_det.formats import (AVAFormatError, check_min_json, load_json,  # noqa: E402
                                   read_exclusions, read_groundtruth, read_label_map,
                                   read_person_detections)
+from videomae_det.utils import cli  # noqa: E402
 from videomae_det.utils.atomic import atomic_write_text  # noqa: E402
 
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
@@ -200,7 +200,7 @@ class Checker:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = cli.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config', help='the config whose data to check')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         metavar='KEY=VALUE', help='override config entries, as in train.py')
@@ -282,4 +282,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(cli.run(main))

@@ -21,7 +21,6 @@ Nothing is written unless every check passes; OUT is written atomically and load
 ``torch.load(OUT, weights_only=True)``.
 """
 import argparse
-import pickle
 import sys
 from pathlib import Path
 from typing import Dict, Optional
@@ -35,13 +34,13 @@ from videomae_det.models.weights import (DETECTOR_SOURCES, convert_checkpoint,
                                          convert_detector_checkpoint, load_checked,
                                          read_checkpoint, released_detector_config, source_of)
 from videomae_det.registry import MODELS
-from videomae_det.utils import atomic_torch_save
+from videomae_det.utils import atomic_torch_save, cli
 
 ZOO = Path(__file__).resolve().parents[1] / 'configs' / 'ava' / 'zoo'
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = cli.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('src', help='checkpoint file or HuggingFace save_pretrained directory')
     parser.add_argument('out', help='output .pth')
     parser.add_argument('--arch', choices=sorted(VARIANTS),
@@ -102,8 +101,7 @@ def convert_backbone(args) -> int:
     state_dict, dropped, source = convert_checkpoint(args.src, args.trust_pickle)
     arch = args.arch or infer_arch(state_dict)
     if arch is None:
-        print(f'{args.src}: sizes match no variant ({", ".join(VARIANTS)})', file=sys.stderr)
-        return 1
+        raise cli.UsageError(f'{args.src}: sizes match no variant ({", ".join(VARIANTS)})')
     report = load_checked(_on_meta(arch), state_dict, args.src, source, dropped,
                           strict=False, assign=True)
     print(f'{args.src}: source {source}, arch {arch}, {len(state_dict)} tensors')
@@ -112,27 +110,27 @@ def convert_backbone(args) -> int:
     for key in report.missing:
         print(f'  missing {key}: the model keeps its init')
     if report.unexpected:
-        print(f'{args.src}: keys with no place in {arch}: {", ".join(report.unexpected)}; '
-              f'nothing written', file=sys.stderr)
-        return 1
+        raise cli.UsageError(f'{args.src}: keys with no place in {arch}: '
+                             f'{", ".join(report.unexpected)}; nothing written')
     atomic_torch_save(state_dict, args.out)
     print(f'wrote {args.out}')
     return 0
 
 
 def main(argv=None) -> int:
+    # a bad source is one message naming the file (WeightsMismatchError: the key report
+    # with its likely cause), exit 2: utils/cli.py
+    return cli.run(_main, argv)
+
+
+def _main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        raw = read_checkpoint(args.src, args.trust_pickle)
-        source = source_of(raw)
-        is_detector = source in DETECTOR_SOURCES or (
-            source == 'ours' and any(k.startswith('roi_head.') for k in raw.state_dict))
-        return convert_detector(args, raw) if is_detector else convert_backbone(args)
-    except (OSError, ValueError, pickle.UnpicklingError) as e:
-        # already one message naming the file and what is wrong (WeightsMismatchError: the
-        # key report with its likely cause)
-        print(f'error: {e}', file=sys.stderr)
-        return 1
+    cli.check_outputs({'out': args.out}, {'src': args.src, '--config': args.config})
+    raw = read_checkpoint(args.src, args.trust_pickle)
+    source = source_of(raw)
+    is_detector = source in DETECTOR_SOURCES or (
+        source == 'ours' and any(k.startswith('roi_head.') for k in raw.state_dict))
+    return convert_detector(args, raw) if is_detector else convert_backbone(args)
 
 
 if __name__ == '__main__':

@@ -15,7 +15,8 @@ table and the mAP. ``--out`` writes (atomically) a JSON report::
 
 ``counts`` includes the rows skipped because their label is outside the label map.
 ``--plot`` draws the per-class AP bar chart (PNG). A malformed file stops with one error
-naming the file and line (exit code 2).
+naming the file and line (exit code 2), as do detections that share no video or no
+keyframe with the ground truth (a wrong file or time offset, not a model scoring 0).
 """
 import argparse
 import json
@@ -23,14 +24,17 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from videomae_det.evaluation.functional import FrameMAPResult, MODES, evaluate_frame_map
-from videomae_det.formats import (AVAFormatError, read_detections, read_exclusions,
-                                  read_groundtruth, read_label_map)
+from videomae_det.formats import (read_detections, read_exclusions, read_groundtruth,
+                                  read_label_map)
+from videomae_det.utils import cli
 from videomae_det.utils.atomic import atomic_open, atomic_write_text
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         description='Frame-level AP@0.5 per class and mAP of AVA detections.')
     parser.add_argument('groundtruth', type=Path, help='ground-truth CSV')
     parser.add_argument('detections', type=Path, help='detections (results) CSV')
@@ -73,18 +77,52 @@ def plot_per_class(result: FrameMAPResult, path: Path) -> None:
     plt.close(fig)
 
 
+def _shown(values, limit: int = 5) -> str:
+    values = sorted(values, key=str)
+    return ', '.join(map(str, values[:limit])) + (', ...' if len(values) > limit else '')
+
+
+def check_overlap(groundtruth, detections) -> None:
+    """Raise :class:`cli.UsageError` when the detections share no video, or no keyframe,
+    with the ground truth: every AP would be 0 for a reason that is not the model."""
+    used = np.unique(detections.key_index)
+    det_keys = {detections.keys[i] for i in used}
+    if not det_keys:
+        return  # no detection at all scores 0, as it should
+    gt_keys = set(groundtruth.keys)
+    gt_videos, det_videos = {v for v, _ in gt_keys}, {v for v, _ in det_keys}
+    if not gt_videos & det_videos:
+        raise cli.UsageError(
+            f'{detections.path} and {groundtruth.path} have no video in common (detections: '
+            f'{_shown(det_videos)}; ground truth: {_shown(gt_videos)}): wrong file?')
+    if not gt_keys & det_keys:
+        common = gt_videos & det_videos
+
+        def span(keys) -> str:
+            times = [t for v, t in keys if v in common]
+            return f'{min(times)}..{max(times)}'
+        raise cli.UsageError(
+            f'{detections.path} and {groundtruth.path} have no keyframe in common: same '
+            f'videos, but detection timestamps {span(det_keys)} vs ground truth '
+            f'{span(gt_keys)} (a missing --time-offset?)')
+
+
 def main(argv=None) -> int:
+    return cli.run(_main, argv)
+
+
+def _main(argv=None) -> int:
     args = parse_args(argv)
+    cli.check_outputs({'--out': args.out, '--plot': args.plot},
+                      {'groundtruth': args.groundtruth, 'detections': args.detections,
+                       '--label-map': args.label_map, '--exclude': args.exclude})
     start = time.perf_counter()
-    try:
-        label_map = read_label_map(args.label_map)
-        groundtruth = read_groundtruth(args.groundtruth)
-        detections = read_detections(args.detections)
-        excluded = read_exclusions(args.exclude) if args.exclude else ()
-        result = evaluate_frame_map(groundtruth, detections, label_map, args.mode, excluded)
-    except (AVAFormatError, ValueError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    label_map = read_label_map(args.label_map)
+    groundtruth = read_groundtruth(args.groundtruth)
+    detections = read_detections(args.detections)
+    check_overlap(groundtruth, detections)
+    excluded = read_exclusions(args.exclude) if args.exclude else ()
+    result = evaluate_frame_map(groundtruth, detections, label_map, args.mode, excluded)
     seconds = time.perf_counter() - start
     print(result.table())
     print(f'({seconds:.1f} s)')

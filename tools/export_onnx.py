@@ -15,14 +15,15 @@ import warnings
 from videomae_det.apis import init_detector
 from videomae_det.apis.export import export_onnx
 from videomae_det.apis.inference import clip_spec_of, default_input_size
+from videomae_det.utils import cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p = cli.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('config')
     p.add_argument('checkpoint')
     p.add_argument('out', help='the .onnx file to write')
-    p.add_argument('--shape', type=int, nargs=3, metavar=('T', 'H', 'W'),
+    p.add_argument('--shape', type=cli.positive_int, nargs=3, metavar=('T', 'H', 'W'),
                    help='clip size (default: the config\'s clip length and a square of its '
                    'test-time short side)')
     p.add_argument('--opset', type=int, default=17)
@@ -30,7 +31,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
+    return cli.run(_main, argv)
+
+
+def _main(argv=None) -> int:
     args = parse_args(argv)
+    cli.check_outputs({'out': args.out}, {'config': args.config, 'checkpoint': args.checkpoint})
     model = init_detector(args.config, args.checkpoint, device='cpu')
     if args.shape:
         shape = args.shape

@@ -51,16 +51,16 @@ from videomae_det.apis.onnx_backend import OnnxRuntimeDetector
 from videomae_det.apis.results import write_tracks_csv
 from videomae_det.apis.sources import FileSource, open_source
 from videomae_det.datasets.video_io import VideoDecodeError
-from videomae_det.models.weights import UnsafeCheckpointError
 from videomae_det.tracking import (KeyframeTracker, TrackScoreSmoother, track_segments,
                                    tracks_from_results, write_segments, write_srt,
                                    write_timeline)
+from videomae_det.utils import cli
 from videomae_det.utils.precision import PRECISIONS, in_precision, resolve_precision
 from videomae_det.visualization import StreamingVideoWriter, draw_detections
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p = cli.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('video', metavar='SOURCE',
                    help='a video file (mp4, avi, mkv, ...), a camera index (0), a stream URL '
                    '(rtsp://, http://, ...) or a folder of frames (with --fps)')
@@ -85,29 +85,30 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='*_min.json resolving the image ids of a COCO results --boxes file')
     p.add_argument('--detector-weights', help='fasterrcnn_resnet50_fpn weights for --detector '
                    'fasterrcnn')
-    p.add_argument('--det-score-thr', type=float, default=None,
+    p.add_argument('--det-score-thr', type=cli.unit_interval, default=None,
                    help='minimum person score (default: hog 0.5, fasterrcnn 0.8, file 0)')
-    p.add_argument('--threshold', type=float, default=0.3,
+    p.add_argument('--threshold', type=cli.unit_interval, default=0.3,
                    help='actions scoring at least this are drawn and listed (default 0.3)')
-    p.add_argument('--keyframe-interval', type=float, default=1.0,
+    p.add_argument('--keyframe-interval', type=cli.positive, default=1.0,
                    help='seconds between keyframes (default 1, as AVA)')
     p.add_argument('--video-id', help='video id of the results (default: the file stem)')
-    p.add_argument('--time-offset', type=float, default=0.0,
+    p.add_argument('--time-offset', type=cli.finite_float, default=0.0,
                    help='seconds added to timestamps (movie time of the first frame)')
-    p.add_argument('--max-actions', type=int, default=3, help='labels drawn per person')
+    p.add_argument('--max-actions', type=cli.positive_int, default=3,
+                   help='labels drawn per person')
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--batch-size', type=int, default=4,
                    help='keyframe clips per forward (default 4; results do not depend on it)')
     p.add_argument('--precision', choices=PRECISIONS, default='fp32',
                    help='bf16: bfloat16 autocast; auto: bf16 where the device has native bf16 '
                    '(CUDA, CPUs with AVX512-BF16/AMX), else fp32 (default: fp32)')
-    p.add_argument('--fps', type=float, help='frame rate of a folder of frames')
+    p.add_argument('--fps', type=cli.positive, help='frame rate of a folder of frames')
     p.add_argument('--realtime', choices=('auto', 'on', 'off'), default='auto',
                    help='drop frames/keyframes the model has no time for, keyframes on the '
                    'wall clock (auto: on for cameras and stream URLs)')
     p.add_argument('--show', action='store_true', help='show the annotated frames in a window '
                    '(q or Esc stops)')
-    p.add_argument('--log-interval', type=float, default=5.0,
+    p.add_argument('--log-interval', type=cli.non_negative, default=5.0,
                    help='seconds between progress lines for live sources (default 5)')
     p.add_argument('--track', action='store_true', help='link people into tracks (ids in the '
                    'JSON and on the video)')
@@ -118,7 +119,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='action segments to write (.json or .csv; may be repeated)')
     p.add_argument('--srt', help='subtitle file of the action segments to write')
     p.add_argument('--timeline', help='timeline PNG of the action segments to write')
-    p.add_argument('--segment-threshold', type=float, default=None,
+    p.add_argument('--segment-threshold', type=cli.unit_interval, default=None,
                    help='score an action needs on a keyframe to be in a segment '
                    '(default: --threshold)')
     p.add_argument('--min-segment', type=float, default=0.0,
@@ -175,6 +176,16 @@ class _DrawingWriter(threading.Thread):
 
 def run(args: argparse.Namespace) -> int:
     """Build the model and person detector of ``args``, infer, report; the exit status."""
+    cli.check_outputs({'--out': args.out, '--csv': args.csv, '--json': args.json,
+                       '--tracks-csv': args.tracks_csv, '--srt': args.srt,
+                       '--timeline': args.timeline,
+                       **{f'--segments #{n + 1}': path
+                          for n, path in enumerate(args.segments)}},
+                      {'video': args.video, '--config': args.config,
+                       '--checkpoint': args.checkpoint, '--boxes': args.boxes,
+                       '--boxes-images': args.boxes_images,
+                       '--detector-weights': args.detector_weights,
+                       '--onnx': getattr(args, 'onnx', None)})
     model = init_detector(args.config, args.checkpoint, device=args.device,
                           partial_load=args.partial_load)
     if args.backend == 'pytorch' and resolve_precision(args.precision, args.device) != 'fp32':
@@ -242,7 +253,7 @@ def infer_video(args: argparse.Namespace, model, detector) -> dict:
     video_id = args.video_id or source.video_id
     if getattr(detector, 'video_ids', None) is not None and video_id not in detector.video_ids:
         shown = ', '.join(detector.video_ids[:5])
-        raise SystemExit(f'error: {args.boxes} has no boxes for video id {video_id!r} '
+        raise cli.UsageError(f'{args.boxes} has no boxes for video id {video_id!r} '
                          f'(it has: {shown}{", ..." if len(detector.video_ids) > 5 else ""}); '
                          f'pass --video-id')
     realtime = None if args.realtime == 'auto' else args.realtime == 'on'
@@ -358,13 +369,8 @@ def write_segment_outputs(args, results, tracker, label_names, meta) -> None:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        return run(args)
-    except (VideoDecodeError, FileNotFoundError, ValueError, UnsafeCheckpointError) as e:
-        # our errors name the file and what is wrong; a traceback adds nothing
-        print(f'error: {e}', file=sys.stderr)
-        return 1
+    # errors (a missing file, an unsafe checkpoint, ...) become one message: utils/cli.py
+    return cli.run(lambda argv: run(parse_args(argv)), argv)
 
 
 if __name__ == '__main__':

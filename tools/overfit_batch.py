@@ -15,17 +15,17 @@ import torch
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-from videomae_det.engine.config_checks import (ConfigError, DataNotFoundError, check_data_paths,
-                                               load_config)
+from videomae_det.engine.config_checks import check_data_paths, load_config
 from videomae_det.registry import MODELS
+from videomae_det.utils import cli
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Overfit one batch (plain PyTorch)')
+    parser = cli.ArgumentParser(description='Overfit one batch (plain PyTorch)')
     parser.add_argument('config')
-    parser.add_argument('--steps', type=int, default=50)
-    parser.add_argument('--lr', type=float, default=1e-3, help='AdamW learning rate')
-    parser.add_argument('--batch-size', type=int, default=None,
+    parser.add_argument('--steps', type=cli.positive_int, default=50)
+    parser.add_argument('--lr', type=cli.positive, default=1e-3, help='AdamW learning rate')
+    parser.add_argument('--batch-size', type=cli.positive_int, default=None,
                         help='default: the config\'s train batch size')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
@@ -52,13 +52,13 @@ def overfit(model: torch.nn.Module, batch: dict, steps: int, lr: float) -> List[
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    return cli.run(_main, argv)
+
+
+def _main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    try:
-        cfg = load_config(args.config, args.cfg_options)
-        check_data_paths(cfg, ['train_dataloader'])
-    except (ConfigError, DataNotFoundError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+    cfg = load_config(args.config, args.cfg_options)
+    check_data_paths(cfg, ['train_dataloader'])
     torch.manual_seed(args.seed)
     loader_cfg = cfg.train_dataloader.copy()
     loader_cfg.num_workers = 0

@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a source checkout
 
 from videomae_det.utils import atomic_write_text  # noqa: E402
+from videomae_det.utils import cli  # noqa: E402
 
 DATA_ROOT = Path('data/mini_ava')  # what configs/mini_ava and configs/pretrain/mini_ava.py read
 PRETRAIN_CONFIG = REPO / 'configs/pretrain/mini_ava.py'
@@ -52,7 +53,7 @@ def _positive(text: str) -> int:
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = cli.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--work-dir', default='work_dirs/quickstart',
                         help='where every output goes (default: work_dirs/quickstart)')
     parser.add_argument('--size', default='default',
@@ -259,4 +260,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(cli.run(main))

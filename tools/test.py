@@ -12,24 +12,26 @@ report and exit status 2, unless ``--partial-load`` asks to load what fits.
 """
 import argparse
 import os.path as osp
+import pickle
 import sys
 from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
 
-from videomae_det.engine.config_checks import (ConfigError, DataNotFoundError, check_data_paths,
+from videomae_det.engine.config_checks import (ConfigError, check_data_paths, data_paths,
                                                load_config)
 from videomae_det.engine.distributed import init_cpu_process_group, shutdown_process_group
 from videomae_det.engine.runner import DetectorRunner
 from videomae_det.formats import read_label_map
-from videomae_det.models.weights import UnsafeCheckpointError, WeightsMismatchError
+from videomae_det.models.weights import UnsafeCheckpointError
+from videomae_det.utils import cli
 from videomae_det.utils.precision import (PRECISIONS, describe, in_precision,
                                           resolve_precision)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Evaluate an AVA action detector')
+    parser = cli.ArgumentParser(description='Evaluate an AVA action detector')
     parser.add_argument('config', help='the config the checkpoint was trained with')
     parser.add_argument('checkpoint', help='detector checkpoint written by tools/train.py')
     parser.add_argument('--out', help='write the detections as an AVA result CSV here')
@@ -68,6 +70,8 @@ def build_config(args: argparse.Namespace) -> Config:
     if 'backbone' in cfg.model:
         # the detector's weights come from the checkpoint: don't read the VideoMAE file too
         cfg.model.backbone.pretrained = None
+    cli.check_outputs({'--out': args.out}, {'config': args.config, 'checkpoint': args.checkpoint,
+                                            **dict(data_paths(cfg, ['test_dataloader']))})
     if args.out:
         evaluator = cfg.test_evaluator
         for metric in evaluator if isinstance(evaluator, list) else [evaluator]:
@@ -96,21 +100,22 @@ def format_table(metrics: Dict[str, float], names: Dict[int, str]) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    return cli.run(_main, argv)
+
+
+def _main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    try:
-        cfg = build_config(args)
-        check_data_paths(cfg, ['test_dataloader'])
-    except (ConfigError, DataNotFoundError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+    cfg = build_config(args)
+    check_data_paths(cfg, ['test_dataloader'])
     init_cpu_process_group(args.launcher)
     try:
         metrics, rank = evaluate(cfg, args.precision)
-    except (WeightsMismatchError, UnsafeCheckpointError) as err:
+    except UnsafeCheckpointError:  # names the file already; cli.run reports it (exit 2)
+        raise
+    except pickle.UnpicklingError as err:  # torch's message does not name the file
+        raise cli.UsageError(f'{args.checkpoint}: {cli.describe(err)}') from err
+    finally:  # also when the weights do not fit (WeightsMismatchError, exit 2)
         shutdown_process_group()
-        print(f'error: {err}', file=sys.stderr)
-        return 2
-    shutdown_process_group()
     if rank == 0:
         print(format_table(metrics, label_map_of(cfg)))
         if args.out:

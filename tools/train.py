@@ -15,24 +15,29 @@ unless ``--cfg-options partial_load=True``.
 
 Before anything is built, the data the config names (annotation files, clip folder,
 proposal file, label map) and the VideoMAE checkpoint are checked; a missing one stops the
-tool with one message and exit code 2.
+tool with one message and exit code 2. So does a work dir another run is training into
+(``engine/work_dir.py``: a lock the kernel releases when that run dies), and ``--resume``
+when the work dir holds nothing to resume.
 """
 import argparse
+import contextlib
+import os
 import os.path as osp
 import sys
 from typing import List, Optional
 
 from mmengine.config import Config, DictAction
 
-from videomae_det.engine.config_checks import (ConfigError, DataNotFoundError, check_data_paths,
-                                               check_pretrained, enable_amp, load_config)
+from videomae_det.engine.config_checks import (ConfigError, check_data_paths, check_pretrained,
+                                               enable_amp, load_config)
 from videomae_det.engine.distributed import init_cpu_process_group, shutdown_process_group
 from videomae_det.engine.runner import DetectorRunner
-from videomae_det.models.weights import UnsafeCheckpointError, WeightsMismatchError
+from videomae_det.engine.work_dir import WorkDirLock, find_latest_checkpoint
+from videomae_det.utils import cli
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Train an AVA action detector')
+    parser = cli.ArgumentParser(description='Train an AVA action detector')
     parser.add_argument('config', help='config file (configs/ava/*.py, configs/mini_ava/*.py)')
     parser.add_argument('--work-dir', help='where logs and checkpoints go '
                         '(default: the config\'s work_dir, else work_dirs/<config name>)')
@@ -61,39 +66,51 @@ def build_config(args: argparse.Namespace) -> Config:
         enable_amp(cfg)
     if args.resume is not None:
         cfg.resume = True
-        # mmengine: resume + load_from=None finds the latest checkpoint of work_dir
-        cfg.load_from = None if args.resume == 'auto' else args.resume
-        if cfg.load_from and not osp.isfile(cfg.load_from):
+        if args.resume == 'auto':
+            cfg.load_from = find_latest_checkpoint(cfg.work_dir)
+            if cfg.load_from is None:
+                raise cli.UsageError(
+                    f'--resume: nothing to resume in {cfg.work_dir} (no last_checkpoint '
+                    f'file); leave out --resume to start from scratch')
+        else:
+            cfg.load_from = args.resume
+        if not osp.isfile(cfg.load_from):
             raise ConfigError(f'--resume: checkpoint not found: {cfg.load_from}')
     return cfg
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    return cli.run(_main, argv)
+
+
+def _main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    try:
-        cfg = build_config(args)
-        check_data_paths(cfg, ['train_dataloader', 'val_dataloader'])
-        check_pretrained(cfg)
-    except (ConfigError, DataNotFoundError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
-    init_cpu_process_group(args.launcher)
-    try:
-        # load_from is strict (config key partial_load=True opts out), see DetectorRunner
-        runner = DetectorRunner.from_cfg(cfg)
-    except KeyError as err:
-        # the registry's message for a `type` nobody registered; anything else propagates
-        if 'registry' not in str(err):
-            raise
-        print(f'error: config {args.config}: {err.args[0]}', file=sys.stderr)
-        return 2
-    try:
-        runner.train()
-    except (WeightsMismatchError, UnsafeCheckpointError) as err:  # load_from did not fit
-        shutdown_process_group()
-        print(f'error: {err}', file=sys.stderr)
-        return 2
-    shutdown_process_group()
+    cfg = build_config(args)
+    check_data_paths(cfg, ['train_dataloader', 'val_dataloader'])
+    check_pretrained(cfg)
+    # one run per work dir; under torchrun the ranks of one job share it (rank 0 holds it)
+    lock = WorkDirLock(cfg.work_dir) if int(os.environ.get('RANK', 0)) == 0 else None
+    with lock or contextlib.nullcontext():
+        if lock is not None and lock.removed:
+            print(f'removed {len(lock.removed)} temporary file(s) of a killed run from '
+                  f'{cfg.work_dir}')
+        if cfg.get('resume'):
+            print(f'resuming from {cfg.load_from}')
+        init_cpu_process_group(args.launcher)
+        try:
+            # load_from is strict (config key partial_load=True opts out), see DetectorRunner
+            runner = DetectorRunner.from_cfg(cfg)
+        except KeyError as err:
+            # the registry's message for a `type` nobody registered; anything else propagates
+            if 'registry' not in str(err):
+                raise
+            raise ConfigError(f'config {args.config}: {err.args[0]}') from None
+        try:
+            # a load_from that does not fit (WeightsMismatchError, UnsafeCheckpointError)
+            # is reported by cli.run with exit code 2
+            runner.train()
+        finally:
+            shutdown_process_group()
     return 0
 
 

@@ -14,8 +14,8 @@ file. The clip is the video's centred window of the config's ``clip_len`` frames
 the mask. Predicted cubes are de-normalised with the true cube's mean and std (as the
 official visualisation does), so the picture shows structure, not absolute colour.
 """
-import argparse
 import os.path as osp
+import sys
 from typing import Tuple
 
 import cv2
@@ -30,19 +30,20 @@ from videomae_det.models.pretrain.videomae import VideoMAEPretrainer, patchify, 
 from videomae_det.models.weights import load_pretraining_model
 from videomae_det.registry import MODELS
 from videomae_det.structures import ActionDataSample
+from videomae_det.utils import cli
 from videomae_det.utils.atomic import atomic_open
 
 HIDDEN_GREY = 0.5  # fill of hidden cubes in the "masked" row, [0, 1] units
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Original / masked / reconstructed grid')
+    parser = cli.ArgumentParser(description='Original / masked / reconstructed grid')
     parser.add_argument('config', help='pretraining config file')
     parser.add_argument('checkpoint', help='pretraining checkpoint (ours or official)')
     parser.add_argument('video', help='a video file')
     parser.add_argument('--out', required=True, help='output PNG')
     parser.add_argument('--seed', type=int, default=0, help='seed of the mask')
-    parser.add_argument('--mask-ratio', type=float, default=None,
+    parser.add_argument('--mask-ratio', type=cli.unit_interval, default=None,
                         help="override the config's mask ratio")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         metavar='KEY=VALUE', help='override config entries (as in train.py)')
@@ -112,8 +113,14 @@ def write_png(path: str, rgb: np.ndarray) -> None:
         f.write(buf.tobytes())
 
 
-def main(argv=None):
+def main(argv=None) -> int:
+    return cli.run(_main, argv)
+
+
+def _main(argv=None) -> None:
     args = parse_args(argv)
+    cli.check_outputs({'--out': args.out}, {'config': args.config, 'checkpoint': args.checkpoint,
+                                            'video': args.video})
     cfg = load_config(args.config, args.cfg_options)
     if args.mask_ratio is not None:
         cfg.model.mask_ratio = args.mask_ratio
@@ -129,4 +136,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -95,6 +95,19 @@ def test_csv_errors_name_file_and_line(tmp_path):
         BoxesFilePersonDetector(_write(tmp_path / 'boxes.txt', ''))
 
 
+def test_boxes_outside_the_frame_are_errors_not_people(tmp_path):
+    # pixel coordinates in a normalised CSV: clipped, they would be zero-area "people"
+    with pytest.raises(ValueError, match=r'px\.csv, line 1: .*outside \[0, 1\]'):
+        BoxesFilePersonDetector(_write(tmp_path / 'px.csv', 'm,1,10,20,110,220,1,0\n'))
+    with pytest.raises(ValueError, match=r'flat\.json: entry 0: bbox .* has no area'):
+        BoxesFilePersonDetector(_write(tmp_path / 'flat.json', json.dumps(
+            [dict(video_id='m', timestamp=1, bbox=[10, 10, 0, 40])])))
+    det = BoxesFilePersonDetector(_write(tmp_path / 'far.json', json.dumps(
+        [dict(video_id='m', timestamp=1, bbox=[700, 10, 30, 40])])))
+    with pytest.raises(ValueError, match=r'far\.json: a box of m at 1 s lies outside'):
+        det(np.zeros((360, 640, 3), np.uint8), video_id='m', timestamp=1)
+
+
 def test_pyslowfast_csv_and_mmaction2_pickle_carry_scores(tmp_path):
     import pickle
     csv = _write(tmp_path / 'ava_val_predicted_boxes.csv',

@@ -1,12 +1,14 @@
 """Pre-flight checks of the tools: option keys, class imports, data paths, AMP switch."""
+import re
+
 import pytest
 import torch
 from mmengine.config import Config
 
 from videomae_det.engine.amp import CPUAmpOptimWrapper
 from videomae_det.engine.config_checks import (ConfigError, DataNotFoundError, check_data_paths,
-                                               check_option_keys, check_pretrained,
-                                               enable_amp, load_config)
+                                               check_option_keys, check_option_values,
+                                               check_pretrained, enable_amp, load_config)
 
 CONFIG = '''
 from torch.optim import AdamW
@@ -47,6 +49,32 @@ def test_option_keys_must_exist_or_be_constructor_arguments(config_file):
         check_option_keys(cfg, {'param_scheduler.3.end': 2})
     with pytest.raises(ConfigError, match='no key'):
         check_option_keys(cfg, {'train_dataloader.batchsize': 2})
+
+
+@pytest.mark.parametrize('key, value, message', [
+    ('train_dataloader.batch_size', 'two', "batch_size='two': expected a number, like the "
+                                           "config's 2"),
+    ('optim_wrapper.optimizer.lr', float('nan'), 'lr=nan: not a finite number'),
+    ('model.roi_head.dropout', float('inf'), 'dropout=inf: not a finite number'),
+    ('val_dataloader.dataset.layout', 'frames', None),  # a word for a word
+    ('optim_wrapper.optimizer.lr', 3, None),            # an int for a float
+    ('model.backbone.pretrained', 'ckpt.pth', None),    # the config has None: anything
+    ('train_dataloader.batch_size', None, None),        # None is how options unset things
+])
+def test_option_values_must_fit_what_the_config_holds(config_file, key, value, message):
+    cfg = Config.fromfile(str(config_file))
+    cfg.merge_from_dict({'model.backbone.use_checkpoint': False,
+                         'model.backbone.drop_path': [0.1, 0.2]})
+    if message is None:
+        check_option_values(cfg, {key: value})
+    else:
+        with pytest.raises(ConfigError, match=re.escape(f'--cfg-options {key.split(".")[0]}')
+                           + '.*' + re.escape(message)):
+            check_option_values(cfg, {key: value})
+    with pytest.raises(ConfigError, match='expected True or False'):
+        check_option_values(cfg, {'model.backbone.use_checkpoint': 'yes'})
+    with pytest.raises(ConfigError, match='expected a list'):
+        check_option_values(cfg, {'model.backbone.drop_path': 0.1})
 
 
 def test_misspelt_import_is_reported_with_its_key(tmp_path, config_file):

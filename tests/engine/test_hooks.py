@@ -1,5 +1,6 @@
 """SafeCheckpointHook: atomic checkpoint files that load with weights_only=True and resume."""
 import errno
+import itertools
 import os
 
 import numpy as np
@@ -49,6 +50,9 @@ class _MeanMetric(BaseMetric):
         return dict(mAP=np.float64(np.mean(results)))  # a numpy scalar, as metrics return
 
 
+_RUN_IDS = itertools.count()
+
+
 def _runner(work_dir, max_epochs, resume=False):
     loader = dict(dataset=dict(type=_Points), batch_size=4, num_workers=0,
                   sampler=dict(type='DefaultSampler', shuffle=True))
@@ -60,7 +64,10 @@ def _runner(work_dir, max_epochs, resume=False):
         optim_wrapper=dict(optimizer=dict(type='AdamW', lr=0.01)),
         default_hooks=dict(checkpoint=dict(type=SafeCheckpointHook, interval=1,
                                            save_best='ava/mAP', rule='greater')),
-        randomness=dict(seed=0), resume=resume, default_scope=None)
+        randomness=dict(seed=0), resume=resume, default_scope=None,
+        # runners built in the same second would otherwise share one MessageHub (named by
+        # the timestamp), and a best score would leak from one test into the next
+        experiment_name=f'hooks_test_{next(_RUN_IDS)}')
 
 
 def test_plain_roundtrip_of_message_hub_values():
@@ -125,3 +132,39 @@ def test_failed_write_leaves_previous_checkpoint_intact(tmp_path, monkeypatch):
 def test_hook_defaults_to_atomic_backend(tmp_path):
     hook = SafeCheckpointHook(interval=1, out_dir=str(tmp_path))
     assert hook.backend_args == dict(backend='atomic_local')
+
+
+def test_last_checkpoint_is_relative_and_a_copied_work_dir_resumes_from_its_own_files(tmp_path):
+    import shutil
+    original = tmp_path / 'original'
+    _runner(original, max_epochs=2).train()
+    assert (original / 'last_checkpoint').read_text() == 'epoch_2.pth'
+    copy = tmp_path / 'copy'
+    shutil.copytree(original, copy)
+    before = {p.name: p.read_bytes() for p in original.glob('*.pth')}
+    shutil.rmtree(original / 'vis_data', ignore_errors=True)
+    (original / 'epoch_2.pth').rename(original / 'moved_away.pth')  # the copy must not need it
+    runner = _runner(copy, max_epochs=3, resume=True)
+    runner.train()
+    assert runner.epoch == 3 and (copy / 'epoch_3.pth').is_file()
+    # the original folder is untouched: its best was not "replaced" by the copy's run
+    after = {p.name: p.read_bytes() for p in original.glob('*.pth')}
+    assert after.pop('moved_away.pth') == before.pop('epoch_2.pth') and after == before
+
+
+def test_one_best_checkpoint_after_resume(tmp_path):
+    _runner(tmp_path, max_epochs=2).train()
+    (best,) = tmp_path.glob('best_ava_mAP_epoch_*.pth')
+    stored = torch.load(best, weights_only=True)['message_hub']['runtime_info']['best_score']
+    # leftovers a killed run can leave: an older best never removed, and a best of a later
+    # epoch of the run being replaced (resuming from an earlier checkpoint)
+    import shutil
+    shutil.copy(best, tmp_path / 'best_ava_mAP_epoch_0.pth')
+    shutil.copy(best, tmp_path / 'best_ava_mAP_epoch_7.pth')
+    runner = _runner(tmp_path, max_epochs=2, resume=True)
+    runner.train()  # nothing left to train: the reconciled state is what resume gives
+    assert [p.name for p in tmp_path.glob('best_*.pth')] == [best.name]
+    assert runner.message_hub.get_info('best_score') == pytest.approx(stored)
+    runner = _runner(tmp_path, max_epochs=4, resume=True)
+    runner.train()
+    assert len(list(tmp_path.glob('best_*.pth'))) == 1

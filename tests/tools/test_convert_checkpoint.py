@@ -48,15 +48,15 @@ def test_official_finetuned_file_to_our_layout(tool, vit_s_state, tmp_path, caps
 def test_wrong_arch_or_unknown_keys_write_nothing(tool, vit_s_state, tmp_path, capsys):
     src, out = tmp_path / 'vit_s.pth', tmp_path / 'out.pth'
     torch.save(vit_s_state, src)
-    assert tool.main([str(src), str(out), '--arch', 'vit_base']) == 1
+    assert tool.main([str(src), str(out), '--arch', 'vit_base']) == 2  # bad input
     err = capsys.readouterr().err
     assert "vit_s.pth" in err and "'patch_embed.proj.weight' has shape (384, 3, 2, 16, 16)" in err
     torch.save({**vit_s_state, 'blocks.0.attn.gamma': torch.ones(384)}, src)
-    assert tool.main([str(src), str(out)]) == 1
+    assert tool.main([str(src), str(out)]) == 2
     assert 'blocks.0.attn.gamma' in capsys.readouterr().err
     tiny = build_backbone('vit_small', embed_dim=48, depth=2, num_heads=3)
     torch.save(tiny.state_dict(), src)
-    assert tool.main([str(src), str(out)]) == 1
+    assert tool.main([str(src), str(out)]) == 2
     assert 'match no variant' in capsys.readouterr().err
     assert not out.exists()
 
@@ -68,7 +68,7 @@ def test_trust_pickle_is_an_explicit_opt_in(tool, vit_s_state, tmp_path, capsys)
     src, out = tmp_path / 'epoch_3.pth', tmp_path / 'out.pth'
     torch.save({'state_dict': {f'backbone.{k}': v for k, v in vit_s_state.items()},
                 'message_hub': hub.state_dict()}, src)
-    assert tool.main([str(src), str(out)]) == 1
+    assert tool.main([str(src), str(out)]) == 2
     assert 'refused' in capsys.readouterr().err and not out.exists()
     assert tool.main([str(src), str(out), '--trust-pickle']) == 0
     assert torch.load(out, weights_only=True).keys() == vit_s_state.keys()
@@ -108,7 +108,7 @@ def test_released_detector_with_the_wrong_config_writes_nothing(tool, tmp_path, 
     src, out = tmp_path / 'vad_vit_s.pth', tmp_path / 'ours.pth'
     _vad_file(src)
     config = Path(__file__).resolve().parents[2] / 'configs/ava/zoo/mmaction2_vit_base.py'
-    assert tool.main([str(src), str(out), '--config', str(config)]) == 1
+    assert tool.main([str(src), str(out), '--config', str(config)]) == 2  # bad input
     err = capsys.readouterr().err
     assert 'vad_vit_s.pth' in err and 'likely cause: the checkpoint is a ViT of width 384' in err
     assert not out.exists()

@@ -1,6 +1,7 @@
 """tools/infer.py: annotated video, CSV and JSON from a video, on mp4/avi/mkv inputs."""
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -122,7 +123,7 @@ def test_bad_arguments_and_missing_video(tmp_path, model_files, capsys):
         infer.main([str(tmp_path / 'x.mp4'), '--config', str(cfg), '--checkpoint', str(ckpt)])
     assert 'nothing to write' in capsys.readouterr().err
     assert infer.main([str(tmp_path / 'absent.mp4'), '--config', str(cfg), '--checkpoint',
-                       str(ckpt), '--csv', str(tmp_path / 'o.csv')]) == 1
+                       str(ckpt), '--csv', str(tmp_path / 'o.csv')]) == 2
     assert 'absent.mp4' in capsys.readouterr().err
     assert not (tmp_path / 'o.csv').exists()
 
@@ -138,22 +139,23 @@ def test_a_checkpoint_of_another_model_is_refused_unless_partial_load(tmp_path, 
     write_synthetic_video(video, num_frames=30, fps=25, size=(160, 120), num_people=1)
     args = [str(video), '--config', str(cfg), '--checkpoint', str(tmp_path / 'cut.pth'),
             '--csv', str(tmp_path / 'o.csv')]
-    assert infer.main(args) == 1
+    assert infer.main(args) == 2  # a checkpoint of another model: bad input
     err = capsys.readouterr().err
     assert 'cut.pth' in err and 'missing (1): roi_head.fc_cls.bias' in err
     assert not (tmp_path / 'o.csv').exists()
     assert infer.main(args + ['--partial-load']) == 0 and (tmp_path / 'o.csv').exists()
 
 
-def test_boxes_file_without_this_video_says_which_ids_it_has(tmp_path, model_files):
+def test_boxes_file_without_this_video_says_which_ids_it_has(tmp_path, model_files, capsys):
     cfg, ckpt = model_files
     video = tmp_path / 'mine.mp4'
     write_synthetic_video(video, num_frames=5, fps=25, size=(96, 64))
     boxes = tmp_path / 'b.csv'
     boxes.write_text('otherMovie,0902,0.1,0.1,0.5,0.9,12,0\n')
-    with pytest.raises(SystemExit, match=r"no boxes for video id 'mine'.*otherMovie.*--video-id"):
-        infer.main([str(video), '--config', str(cfg), '--checkpoint', str(ckpt), '--csv',
-                    str(tmp_path / 'o.csv'), '--detector', 'file', '--boxes', str(boxes)])
+    assert infer.main([str(video), '--config', str(cfg), '--checkpoint', str(ckpt), '--csv',
+                       str(tmp_path / 'o.csv'), '--detector', 'file', '--boxes', str(boxes)]) == 2
+    assert re.search(r"no boxes for video id 'mine'.*otherMovie.*--video-id",
+                     capsys.readouterr().err)
 
 
 def test_batch_size_and_precision(tmp_path, model_files):
@@ -190,7 +192,7 @@ def test_folder_of_frames_needs_and_uses_fps(tmp_path, model_files, capsys):
         cv2.imwrite(str(folder / f'{i + 1:05d}.jpg'), np.full((120, 160, 3), 100, np.uint8))
     json_path = tmp_path / 'o.json'
     base = [str(folder), '--config', str(cfg), '--checkpoint', str(ckpt), '--json', str(json_path)]
-    assert infer.main(base) == 1
+    assert infer.main(base) == 2  # usage: a folder of frames needs --fps
     assert 'frames' in capsys.readouterr().err and not json_path.exists()
     assert infer.main(base + ['--fps', '10', '--keyframe-interval', '1']) == 0
     data = json.loads(json_path.read_text())
@@ -256,7 +258,7 @@ def test_show_draws_every_frame_and_q_stops(tmp_path, model_files, monkeypatch):
     monkeypatch.delenv('DISPLAY', raising=False)
     monkeypatch.delenv('WAYLAND_DISPLAY', raising=False)
     if sys.platform.startswith('linux'):
-        assert infer.main(args) == 1  # no display: one clear error
+        assert infer.main(args) == 2  # no display: one clear error (usage)
     monkeypatch.setenv('DISPLAY', ':99')
     shown = []
     monkeypatch.setattr(cv2, 'imshow', lambda name, img: shown.append(img.shape))

@@ -51,7 +51,7 @@ def test_grid_has_three_rows_and_one_column_per_temporal_slice(tool, checkpoint,
     assert 0.8 < grey < 0.95
 
 
-def test_a_missing_video_is_named(tool, checkpoint, tmp_path):
-    with pytest.raises(FileNotFoundError, match='nowhere.mp4'):
-        tool.main([CONFIG, str(checkpoint), str(tmp_path / 'nowhere.mp4'), '--out',
-                   str(tmp_path / 'g.png'), '--cfg-options', *TINY])
+def test_a_missing_video_is_named(tool, checkpoint, tmp_path, capsys):
+    assert tool.main([CONFIG, str(checkpoint), str(tmp_path / 'nowhere.mp4'), '--out',
+                      str(tmp_path / 'g.png'), '--cfg-options', *TINY]) == 2
+    assert 'nowhere.mp4' in capsys.readouterr().err.splitlines()[0]

@@ -5,7 +5,6 @@
 
 Sizes (movies train/val × seconds): tiny 2/1 × 8, default 12/4 × 30, large 48/12 × 60.
 """
-import argparse
 import json
 import sys
 import time
@@ -14,10 +13,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a source checkout
 
 from videomae_det.datasets.mini_ava import PRESETS, generate_mini_ava  # noqa: E402
+from videomae_det.utils import cli  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = cli.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('out_dir', nargs='?', default='data/mini_ava',
                         help='output directory (empty, new, or an earlier mini-AVA)')
     parser.add_argument('--seed', type=int, default=0, help='random seed (same seed, same files)')
@@ -44,4 +44,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(cli.run(main))

@@ -294,7 +294,10 @@ class BoxesFilePersonDetector:
             bbox = entry['bbox']
             if not (isinstance(bbox, (list, tuple)) and len(bbox) == 4):
                 raise ValueError(f'{loc}: bbox must be [x, y, w, h]; got {bbox!r}')
-            box = xywh_to_xyxy(np.asarray([self._number(v, loc, 'bbox value') for v in bbox]))
+            xywh = np.asarray([self._number(v, loc, 'bbox value') for v in bbox])
+            if xywh[2] <= 0 or xywh[3] <= 0:
+                raise ValueError(f'{loc}: bbox {bbox!r} has no area ([x, y, w, h] in pixels)')
+            box = xywh_to_xyxy(xywh)
             score = self._number(entry.get('score', 1.0), loc, 'score')
             if 'image_id' in entry and images is not None:
                 if entry['image_id'] not in images:
@@ -329,7 +332,14 @@ class BoxesFilePersonDetector:
                 box = box * np.array([w / size[1], h / size[0]] * 2)
             boxes.append(box)
         scores = np.array([s for _, s, _ in entries], np.float32)
-        return _sorted(clip_boxes(np.stack(boxes), (h, w)), scores)
+        boxes = clip_boxes(np.stack(boxes), (h, w))
+        outside = (boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1])
+        if outside.any():
+            raise ValueError(
+                f'{self.path}: a box of {video_id} at {timestamp} s lies outside the '
+                f'{w}x{h} frame ({boxes[outside][0].round(1).tolist()} after clipping): '
+                f'boxes for another video size?')
+        return _sorted(boxes, scores)
 
 
 def build_person_detector(kind: str, boxes: Optional[PathLike] = None,

@@ -23,6 +23,8 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from videomae_det.utils.atomic import remove_stale_temporaries, temporary_prefix
+
 PathLike = Union[str, os.PathLike]
 
 BACKENDS = ('decord', 'pyav', 'torchcodec')
@@ -351,7 +353,8 @@ def write_video(path: PathLike, frames: np.ndarray, fps: float = 25, crf: int = 
         raise ValueError(f'yuv420p needs even frame sizes; got {w}x{h}')
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.stem}.tmp{path.suffix}')
+    remove_stale_temporaries(path, suffix=f'.tmp{path.suffix}')
+    tmp = path.with_name(f'{temporary_prefix(path)}tmp{path.suffix}')
     cmd: List[str] = [ffmpeg_exe(), '-y', '-loglevel', 'error', '-f', 'rawvideo',
                       '-pix_fmt', 'rgb24', '-s', f'{w}x{h}', '-r', str(fps), '-i', '-',
                       *H264_ARGS, '-crf', str(crf), '-threads', '1', *extra_args, str(tmp)]

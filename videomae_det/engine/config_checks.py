@@ -6,6 +6,7 @@ traceback minutes later.
 """
 import difflib
 import inspect
+import math
 import os.path as osp
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -35,8 +36,9 @@ class DataNotFoundError(FileNotFoundError):
 def load_config(path: str, cfg_options: Optional[Dict] = None) -> Config:
     """Read a config file and merge ``--cfg-options`` (``{'a.b': value}``) into it.
 
-    Raises :class:`ConfigError` for a missing/broken file or an option key that is
-    neither in the config nor an argument of the class the enclosing dict builds.
+    Raises :class:`ConfigError` for a missing/broken file, an option key that is
+    neither in the config nor an argument of the class the enclosing dict builds, or an
+    option value of the wrong kind (:func:`check_option_values`).
     """
     if not osp.isfile(path):
         raise ConfigError(f'config file not found: {path}')
@@ -46,6 +48,7 @@ def load_config(path: str, cfg_options: Optional[Dict] = None) -> Config:
         raise ConfigError(f'cannot read config {path}: {type(err).__name__}: {err}') from err
     if cfg_options:
         check_option_keys(cfg, cfg_options)
+        check_option_values(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
     resolve_types(cfg)
     return cfg
@@ -115,6 +118,42 @@ def check_option_keys(cfg: Config, cfg_options: Dict) -> None:
             close = difflib.get_close_matches(part, [str(k) for k in node] + arguments, n=3)
             hint = f' (did you mean {", ".join(close)}?)' if close else ''
             raise ConfigError(f'--cfg-options {dotted}: {where} has no key {part!r}{hint}')
+
+
+def _lookup(cfg: Config, dotted: str):
+    """(True, value) of the config entry ``a.b.0.c``, or (False, None) if it is not there."""
+    node = cfg._cfg_dict if isinstance(cfg, Config) else cfg
+    for part in dotted.split('.'):
+        if isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return False, None
+    return True, node
+
+
+def check_option_values(cfg: Config, cfg_options: Dict) -> None:
+    """Reject ``--cfg-options`` values that cannot be what the config holds there: a word
+    where the config has a number (``batch_size=two`` would fail minutes later, deep in the
+    data loader), a non-boolean for a boolean, a single value for a list, and nan/inf."""
+    for dotted, new in cfg_options.items():
+        if isinstance(new, float) and not math.isfinite(new):
+            raise ConfigError(f'--cfg-options {dotted}={new}: not a finite number')
+        found, old = _lookup(cfg, dotted)
+        if not found or old is None or new is None:
+            continue
+        if isinstance(old, bool):
+            if not isinstance(new, bool):
+                raise ConfigError(f'--cfg-options {dotted}={new!r}: expected True or False '
+                                  f'(the config has {old})')
+        elif isinstance(old, (int, float)):
+            if isinstance(new, bool) or not isinstance(new, (int, float)):
+                raise ConfigError(f"--cfg-options {dotted}={new!r}: expected a number, like "
+                                  f"the config's {old!r}")
+        elif isinstance(old, (list, tuple)) and not isinstance(new, (list, tuple)):
+            raise ConfigError(f"--cfg-options {dotted}={new!r}: expected a list, like the "
+                              f"config's {old!r} (write a=1,2 or a='[1,2]')")
 
 
 def enable_amp(cfg: Config) -> None:

@@ -22,8 +22,17 @@ checkpoint without turning the safety off.
   uninterrupted run would have: same augmentations, same dropout, same final weights
   (single process, ``num_workers=0`` or non-persistent workers, deterministic kernels).
   Under DDP only rank 0 saves, so every rank restores rank 0's states: training continues
-  correctly but not bit-identically.
+  correctly but not bit-identically;
+* ``last_checkpoint`` names the latest checkpoint relative to the work dir, and a resume
+  reads it relative to the work dir (``work_dir.find_latest_checkpoint``), so a copied work
+  dir resumes from its own files;
+* after a resume, exactly one ``best_*`` checkpoint per metric remains, the one the resumed
+  run's history supports (a run killed between writing a new best and re-saving its epoch
+  checkpoint would otherwise keep the old best's record, and end with two), and its score
+  is the one the next epochs must beat.
 """
+import os.path as osp
+import re
 from pathlib import Path
 from typing import Any, Union
 
@@ -33,10 +42,14 @@ import numpy as np
 import torch
 from mmengine.fileio import LocalBackend, register_backend
 from mmengine.hooks import CheckpointHook
+from mmengine.dist import is_main_process
 from mmengine.logging import HistoryBuffer
+from mmengine.runner import runner as mmengine_runner
 
+from videomae_det.engine.work_dir import LAST_CHECKPOINT, find_latest_checkpoint
+from videomae_det.models.weights import safe_torch_load
 from videomae_det.registry import HOOKS
-from videomae_det.utils.atomic import atomic_open
+from videomae_det.utils.atomic import atomic_open, atomic_write_text
 
 ATOMIC_BACKEND = 'atomic_local'
 _HISTORY_TAG = '__history_buffer__'
@@ -55,6 +68,9 @@ class AtomicLocalBackend(LocalBackend):
 
 
 register_backend(ATOMIC_BACKEND, AtomicLocalBackend)
+# the Runner's auto-resume (resume=True, load_from=None) takes last_checkpoint's text as a
+# path relative to the current directory; ours resolves it in the work dir
+mmengine_runner.find_latest_checkpoint = find_latest_checkpoint
 
 
 def to_plain(obj: Any) -> Any:
@@ -155,3 +171,63 @@ class SafeCheckpointHook(CheckpointHook):
             set_rng_state(self._rng_before_val)
             self._rng_before_val = None
         super().after_val_epoch(runner, metrics)
+
+    def _save_checkpoint_with_step(self, runner, step, meta) -> None:
+        super()._save_checkpoint_with_step(runner, step, meta)
+        if is_main_process() and self.last_ckpt is not None:
+            # the parent wrote the absolute path (in place); a relative one keeps a copied
+            # work dir pointing at its own files
+            atomic_write_text(osp.join(runner.work_dir, LAST_CHECKPOINT),
+                              osp.relpath(self.last_ckpt, runner.work_dir))
+
+    def before_train(self, runner) -> None:
+        super().before_train(runner)
+        if self.save_best is not None and getattr(runner, '_resume', False):
+            step = runner.epoch if self.by_epoch else runner.iter
+            for key in self.key_indicators:
+                self._reconcile_best(runner, key, step)
+
+    def _reconcile_best(self, runner, key: str, step: int) -> None:
+        """Keep the one best checkpoint of ``key`` that the resumed history supports.
+
+        Bests only ever improve, so among the ``best_<key>_epoch_N.pth`` files with N up to
+        the resumed step the latest is the best; its own stored score is the one to beat
+        (the resumed checkpoint may predate it). Other bests (older ones a kill left, or
+        later ones of the run being replaced) are removed.
+        """
+        single = len(self.key_indicators) == 1
+        score_key = 'best_score' if single else f'best_score_{key}'
+        path_key = 'best_ckpt' if single else f'best_ckpt_{key}'
+        prefix = f'best_{key}_'.replace('/', '_')
+        pattern = re.compile(re.escape(prefix) + re.escape(self.filename_tmpl)
+                             .replace(r'\{\}', r'(\d+)') + '$')
+        found = []
+        for path in Path(self.out_dir).glob(f'{prefix}*'):
+            match = pattern.match(path.name)
+            if match:
+                found.append((int(match.group(1)), path))
+        kept = max(((n, p) for n, p in found if n <= step), default=None,
+                   key=lambda item: item[0])
+        for n, path in found:
+            if kept is None or path != kept[1]:
+                if is_main_process():
+                    path.unlink(missing_ok=True)
+                runner.logger.info(f'Removed {path.name}: not the best checkpoint of the '
+                                   f'run resumed at step {step}.')
+        if kept is None:  # no best file to back the recorded score: start afresh
+            best = None
+            runner.message_hub.pop_info(score_key)
+        else:
+            best = str(kept[1])
+            try:
+                stored = safe_torch_load(best)
+                runner.message_hub.update_info(
+                    score_key, stored['message_hub']['runtime_info'][score_key])
+            except Exception as e:  # noqa: BLE001 - keep the resumed checkpoint's score
+                runner.logger.warning(f'Could not read the score stored in {best} ({e}); '
+                                      f'keeping the resumed checkpoint\'s best score.')
+            runner.message_hub.update_info(path_key, best)
+        if single:
+            self.best_ckpt_path = best
+        else:
+            self.best_ckpt_path_dict[key] = best

@@ -24,8 +24,21 @@ class DetectorRunner(Runner):
     The config key ``partial_load`` (default False) opts into loading what fits.
     """
 
+    def resume(self, filename: str, *args, **kwargs) -> None:
+        # mmengine's resume reads the checkpoint through load_checkpoint and needs all of
+        # it back (optimizer, message hub, ...): flag it so load_checkpoint keeps its path
+        self._resuming = True
+        try:
+            super().resume(filename, *args, **kwargs)
+        finally:
+            self._resuming = False
+
     def load_checkpoint(self, filename: str, map_location='cpu', strict: bool = False,
                         revise_keys: list = None) -> dict:
+        if getattr(self, '_resuming', False):
+            return super().load_checkpoint(filename, map_location=map_location, strict=strict,
+                                           **({} if revise_keys is None else
+                                              dict(revise_keys=revise_keys)))
         partial = bool(self.cfg.get('partial_load', False))
         model = self.model.module if is_model_wrapper(self.model) else self.model
         raw = read_checkpoint(filename)

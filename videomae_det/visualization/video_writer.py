@@ -13,6 +13,7 @@ from typing import Optional, Union
 import numpy as np
 
 from videomae_det.datasets.video_io import ffmpeg_exe
+from videomae_det.utils.atomic import remove_stale_temporaries, temporary_prefix
 
 PathLike = Union[str, os.PathLike]
 
@@ -35,7 +36,11 @@ class StreamingVideoWriter:
         self.path = Path(path)
         self.width, self.height = (int(v) for v in size)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(f'.{self.path.stem}.partial{self.path.suffix}')
+        # ``.<name>.<host>.<pid>.partial<ext>``: the run that dies under kill -9 leaves it;
+        # the next writer of the same path removes it
+        remove_stale_temporaries(self.path, suffix=f'.partial{self.path.suffix}')
+        self.tmp = self.path.with_name(
+            f'{temporary_prefix(self.path)}partial{self.path.suffix}')
         self.num_frames = 0
         pix_fmt = 'yuv420p' if self.width % 2 == 0 and self.height % 2 == 0 else 'yuv444p'
         extra = ['-movflags', '+faststart'] if self.path.suffix.lower() in ('.mp4', '.mov') else []

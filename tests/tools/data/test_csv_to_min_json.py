@@ -67,14 +67,14 @@ def test_missing_clips_and_bad_rows(load_tool, ava_root, tmp_path, capsys):
     tool = load_tool('ava/csv_to_min_json.py')
     csv_path = tmp_path / 'x.csv'
     csv_path.write_text(CSV + 'notAmovie12,0902,0.1,0.1,0.2,0.2,12,0\n')
-    assert tool.main([str(csv_path), '--clips', str(ava_root / 'clips/trainval')]) == 1
+    assert tool.main([str(csv_path), '--clips', str(ava_root / 'clips/trainval')]) == 2
     assert 'notAmovie12' in capsys.readouterr().err
     # one size for every movie is gone: movies differ in resolution
     assert tool.main([str(csv_path), '--clips', 'x', '--size', '320x240']) == 2
     assert '--size was removed' in capsys.readouterr().err
     bad = tmp_path / 'bad.csv'
     bad.write_text(CSV + 'm,0902,0.1,zero,0.2,0.2,12,0\n')
-    assert tool.main([str(bad), '--clips', str(ava_root / 'clips/trainval')]) == 1
+    assert tool.main([str(bad), '--clips', str(ava_root / 'clips/trainval')]) == 2
     assert "bad.csv, line 7: y1 'zero' is not a number" in capsys.readouterr().err
 
 
@@ -133,7 +133,7 @@ def test_movie_list_numbering_lets_vad_detections_plug_in(load_tool, ava_root, t
     assert to_json.main([str(csv_path), '--clips', clips, '--out',
                          str(tmp_path / 'sorted_min.json')]) == 0
     assert dets_tool.main([str(vad), '--ann', str(tmp_path / 'sorted_min.json'),
-                           '--out', str(tmp_path / 'wrong.json')]) == 1
+                           '--out', str(tmp_path / 'wrong.json')]) == 2
     err = capsys.readouterr().err
     # sorted numbering: Zz9_-zz9Zz9 happens to be index 1 in both; the other two ids are not
     # movies of that JSON, and the file is refused as a whole

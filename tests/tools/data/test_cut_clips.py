@@ -70,5 +70,5 @@ def test_unknown_listed_movie(load_tool, raw_dir, tmp_path, capsys):
     tool = load_tool('ava/cut_clips.py')
     listing = tmp_path / 'movies.txt'
     listing.write_text('noSuchMovie\n')
-    assert tool.main([str(raw_dir), str(tmp_path / 'o'), '--movies', str(listing)]) == 1
+    assert tool.main([str(raw_dir), str(tmp_path / 'o'), '--movies', str(listing)]) == 2
     assert 'noSuchMovie' in capsys.readouterr().err

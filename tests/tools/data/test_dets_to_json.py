@@ -54,12 +54,12 @@ def test_coco_results_detections(load_tool, tmp_path, capsys):
     src.write_text(json.dumps([dict(image_id=img_id, bbox=[1, 2, 3, 4], score=0.7),
                                dict(image_id=123456, bbox=[1, 2, 3, 4], score=0.9)]))
     out.unlink()
-    assert tool.main([str(src), '--ann', str(ann), '--out', str(out)]) == 1
+    assert tool.main([str(src), '--ann', str(ann), '--out', str(out)]) == 2
     err = capsys.readouterr().err
     assert '1 of 2 detections do not belong to' in err and '123456' in err
     assert not out.exists()
     src.write_text(json.dumps([dict(image_id=img_id, bbox=[1, 2, 3, 4])]))
-    assert tool.main([str(src), '--ann', str(ann), '--out', str(out)]) == 1
+    assert tool.main([str(src), '--ann', str(ann), '--out', str(out)]) == 2
     assert "detection #0 lacks key(s) ['score']" in capsys.readouterr().err
 
 
@@ -78,5 +78,5 @@ def test_mmaction2_proposals_pickle_and_non_finite_scores(load_tool, tmp_path, c
     src = tmp_path / 'nan.json'
     src.write_text('[{"image_id": %d, "bbox": [1, 2, 3, 4], "score": NaN}]'
                    % data['images'][0]['id'])
-    assert tool.main([str(src), '--ann', str(ann), '--out', str(tmp_path / 'o.json')]) == 1
+    assert tool.main([str(src), '--ann', str(ann), '--out', str(tmp_path / 'o.json')]) == 2
     assert 'detection #0: score must be a finite number, got nan' in capsys.readouterr().err

@@ -29,6 +29,7 @@ from videomae_det.datasets.layouts import MissingClipError, build_layout  # noqa
 from videomae_det.datasets.video_io import VideoDecodeError  # noqa: E402
 from videomae_det.formats import (AVAFormatError, build_min_json,  # noqa: E402
                                   read_ground_truth_csv, read_movie_list, write_json)
+from videomae_det.utils import cli  # noqa: E402
 
 
 def add_layout_args(parser: argparse.ArgumentParser) -> None:
@@ -62,7 +63,7 @@ def layout_from_args(args) -> dict:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = cli.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('csv', help='official ground-truth CSV (ava_{train,val}_v2.2.csv)')
     add_layout_args(parser)
     parser.add_argument('--movie-list', help='official movie list '
@@ -85,7 +86,7 @@ def main(argv=None) -> int:
         movie_index = read_movie_list(args.movie_list) if args.movie_list else None
     except (AVAFormatError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
-        return 1
+        return 2  # bad input (tools' exit codes: videomae_det/utils/cli.py)
     movies = sorted({m for m, _ in gt.keyframes})
     sizes, failures = {}, []
     for movie in tqdm(movies, desc='frame sizes', unit='movie', disable=len(movies) < 20):
@@ -96,7 +97,7 @@ def main(argv=None) -> int:
     if failures:
         print(f'error: {len(failures)} movie(s) without readable frames:\n  '
               + '\n  '.join(failures), file=sys.stderr)
-        return 1
+        return 2
     out = args.out or (args.csv[:-4] if args.csv.endswith('.csv') else args.csv) + '_min.json'
     try:
         data = build_min_json(gt, sizes, movie_index,
@@ -104,11 +105,11 @@ def main(argv=None) -> int:
         write_json(out, data)
     except (AVAFormatError, ValueError, OSError) as e:
         print(f'error: {e}', file=sys.stderr)
-        return 1
+        return 2
     print(f'{out}: {len(data["images"])} keyframes, {len(data["annotations"])} person boxes, '
           f'{len(sizes)} movies ({data["info"]["movie_numbering"]})')
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(cli.run(main))

@@ -10,7 +10,6 @@ seconds; clips are written to a temporary folder, each is verified (opens, has `
 frames, the last frame decodes) and only then renamed into place, so an interrupted run
 leaves no partial clip and a re-run redoes only what is missing or broken.
 """
-import argparse
 import os
 import shutil
 import subprocess
@@ -26,6 +25,7 @@ from tqdm import tqdm  # noqa: E402
 from videomae_det.datasets.video_io import (H264_ARGS, VideoDecodeError,  # noqa: E402
                                             ffmpeg_exe, one_second_segment_args, verify_video,
                                             video_info)
+from videomae_det.utils import cli  # noqa: E402
 
 VIDEO_EXTS = ('.mp4', '.mkv', '.webm', '.avi', '.mov', '.m4v')
 
@@ -93,7 +93,7 @@ def find_movies(raw_dir: str, names: Optional[List[str]]) -> List[str]:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = cli.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('raw_dir', help='folder of raw movies <movie>.<ext>')
     parser.add_argument('out_dir', help='clip folder, e.g. data/ava/clips/trainval')
     parser.add_argument('--start', type=int, default=895, help='first second (inclusive)')
@@ -112,10 +112,10 @@ def main(argv=None) -> int:
         movies = find_movies(args.raw_dir, names)
     except FileNotFoundError as e:
         print(f'error: {e}', file=sys.stderr)
-        return 1
+        return 2
     if not movies:
         print(f'error: no videos ({", ".join(VIDEO_EXTS)}) in {args.raw_dir}', file=sys.stderr)
-        return 1
+        return 2
     jobs = [(m, args.out_dir, args.start, args.end, args.fps, args.short_side) for m in movies]
     made = skipped = 0
     errors: List[str] = []
@@ -140,4 +140,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(cli.run(main))

@@ -13,7 +13,6 @@ sizes of ``--ann`` plus each keyframe's ``movie`` and ``timestamp`` (checked aga
 whenever the file is read), and keeps every score (the dataset applies the threshold);
 non-finite values are refused, never written.
 """
-import argparse
 import sys
 from pathlib import Path
 
@@ -21,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # run from a sourc
 
 from videomae_det.formats import (AVAFormatError, load_min_json,  # noqa: E402
                                   read_person_detections, to_coco_results, write_json)
+from videomae_det.utils import cli  # noqa: E402
 
 
 def convert(dets_path: str, ann_path: str):
@@ -31,7 +31,7 @@ def convert(dets_path: str, ann_path: str):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = cli.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('dets', help='detections: .json (COCO results), .csv (normalised '
                         'boxes) or .pkl (mmaction2 proposals)')
     parser.add_argument('--ann', required=True, help='the split\'s *_min.json (ids and sizes)')
@@ -46,11 +46,11 @@ def main(argv=None) -> int:
         write_json(args.out, results)
     except (AVAFormatError, ValueError, OSError) as e:
         print(f'error: {e}', file=sys.stderr)
-        return 1
+        return 2  # bad input (tools' exit codes: videomae_det/utils/cli.py)
     print(f'{args.out}: {len(results)} person boxes'
           + (f'; {skipped} on keyframes absent from {args.ann} ignored' if skipped else ''))
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(cli.run(main))
