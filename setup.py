@@ -28,7 +28,11 @@ RUNTIME = [
     'torchvision==0.29.1',
     'mmengine==0.10.7',
     'mmcv-lite==2.1.0',
-    'decord==0.6.0',
+    # decord: fastest random access, the default where it installs (it has no wheels for
+    # ARM Linux or macOS on Apple silicon and is no longer released); PyAV's wheels carry
+    # FFmpeg and install everywhere, and are used when decord is missing
+    'decord==0.6.0; platform_machine == "x86_64" or platform_machine == "AMD64"',
+    'av==18.1.0',
     'pycocotools==2.0.11',
     'opencv-python==4.14.0.94',
     'numpy==2.4.6',
@@ -66,7 +70,10 @@ setup(
     package_data={'videomae_det': ['assets/*.pbtxt'], 'videomae_det._project.tools': ['*.sh']},
     entry_points={'console_scripts': ['videomae-det = videomae_det.command:main']},
     install_requires=RUNTIME,
-    # onnx: class ids/names written into exported ONNX files (tools/export_onnx.py)
-    extras_require={'test': TEST, 'export': ['onnx==1.23.2']},
+    # onnx: class ids/names written into exported ONNX files (tools/export_onnx.py);
+    # torchcodec: a third decoder; needs the system's FFmpeg 4-9 libraries (apt install
+    # libavcodec59 libavformat59 libavutil57 libswscale6 libavdevice59 libavfilter8)
+    extras_require={'test': TEST, 'export': ['onnx==1.23.2'],
+                    'torchcodec': ['torchcodec==0.17.0']},
     license='Apache-2.0',
 )

@@ -26,7 +26,15 @@ Two settings:
     python benchmarks/data_speed.py                   # both settings
     python benchmarks/data_speed.py --samples 64 --settings mini
 
+Decoders: ``--backends decord pyav torchcodec`` adds a second table, one row per decoder:
+its raw decode (the library called directly on the same frames), the 1-worker pipeline
+with the dataset on that decoder (``VIDEOMAE_DET_VIDEO_BACKEND``, inherited by the
+workers), and both against raw decord decode measured in the same rounds.
+
 Prints a table and writes ``benchmarks/results/data_speed.json``.
+
+    python benchmarks/data_speed.py --settings mini --backends decord pyav torchcodec \
+        --out benchmarks/results/data_speed_backends.json
 """
 import argparse
 import json
@@ -39,7 +47,6 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import decord
 import numpy as np
 import torch
 from mmengine.dataset import pseudo_collate
@@ -50,6 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a sourc
 from videomae_det.datasets import (AVAVideoDataset, BoxJitter, ColorJitter, Flip,  # noqa: E402
                                    PackActionInputs, RandomCrop, Resize)
 from videomae_det.datasets.mini_ava import generate_mini_ava  # noqa: E402
+from videomae_det.datasets import video_io  # noqa: E402
 from videomae_det.datasets.video_io import H264_ARGS, ffmpeg_exe  # noqa: E402
 from videomae_det.utils.atomic import atomic_write_text  # noqa: E402
 
@@ -124,15 +132,16 @@ def raw_decode_plan(ds: AVAVideoDataset, indices):
     return plans
 
 
-def decode_raw(plan) -> None:
+def decode_raw(plan, backend: str = 'decord') -> None:
+    """The decoding library alone (our thin adapter: open, get the frames as an array)."""
     for path, ks in plan:
-        decord.VideoReader(path, num_threads=1).get_batch(ks).asnumpy()
+        video_io._CLASSES[backend](path, 1).get_batch(ks)
 
 
-def time_raw(plans) -> float:
+def time_raw(plans, backend: str = 'decord') -> float:
     start = time.perf_counter()
     for plan in plans:
-        decode_raw(plan)
+        decode_raw(plan, backend)
     return len(plans) / (time.perf_counter() - start)
 
 
@@ -201,6 +210,39 @@ def run_setting(workdir: Path, setting: str, samples: int, movies: int, seed: in
                                in_process_raw_vs_pipeline=inproc))
 
 
+def run_backends(workdir: Path, setting: str, samples: int, movies: int, seed: int,
+                 rounds: int, backends) -> list:
+    """Per decoder: raw decode and the 1-worker pipeline, with raw decord in every round."""
+    root, ann_file = make_data(workdir, setting, movies)
+    ds = build_dataset(root, ann_file, setting)
+    rng = np.random.default_rng(seed)
+    indices = rng.choice(len(ds), size=samples, replace=len(ds) < samples).tolist()
+    plans = raw_decode_plan(ds, indices)
+    time_raw(plans[:8])
+    got = {b: dict(raw=[], pipe=[], vs_own=[], vs_decord=[]) for b in backends}
+    for _ in range(rounds):
+        for b in backends:
+            decord_before = time_raw(plans, 'decord')
+            raw = time_raw(plans, b)
+            os.environ[video_io.BACKEND_ENV] = b
+            try:
+                np.random.seed(seed)
+                pipe = time_pipeline(ds, indices, 1)
+            finally:
+                del os.environ[video_io.BACKEND_ENV]
+            decord_after = time_raw(plans, 'decord')
+            got[b]['raw'].append(raw)
+            got[b]['pipe'].append(pipe)
+            got[b]['vs_own'].append(pipe / raw)
+            got[b]['vs_decord'].append(pipe / ((decord_before + decord_after) / 2))
+    median = (lambda v: float(np.median(v)))
+    return [dict(setting=setting, backend=b, samples=samples, rounds=rounds,
+                 raw_decode_sps=median(g['raw']), pipeline_1_worker_sps=median(g['pipe']),
+                 ratio_vs_own_raw=median(g['vs_own']),
+                 ratio_vs_raw_decord=median(g['vs_decord']), per_round=g)
+            for b, g in got.items()]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--settings', nargs='+', default=list(SETTINGS), choices=list(SETTINGS))
@@ -208,6 +250,8 @@ def main(argv=None) -> int:
     parser.add_argument('--rounds', type=int, default=5, help='interleaved rounds (median)')
     parser.add_argument('--movies', type=int, default=3, help='train movies used')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--backends', nargs='*', choices=video_io.BACKENDS, default=[],
+                        help='also compare these decoders (second table)')
     parser.add_argument('--workdir', help='where the benchmark data goes (default: a temp dir)')
     parser.add_argument('--out', default=str(Path(__file__).resolve().parent / 'results'
                                               / 'data_speed.json'))
@@ -217,7 +261,9 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(args.workdir) if args.workdir else Path(tmp)
         rows = [run_setting(workdir, s, args.samples, args.movies, args.seed, args.rounds)
-                for s in args.settings]
+                for s in args.settings] if not args.backends else []
+        backend_rows = [row for s in args.settings for row in run_backends(
+            workdir, s, args.samples, args.movies, args.seed, args.rounds, args.backends)]
     load_after = os.getloadavg()
 
     header = ('setting', 'clip', 'stored', 'input', 'raw decode/s', '1 worker/s', 'ratio',
@@ -229,12 +275,25 @@ def main(argv=None) -> int:
               f"{r['raw_decode_sps']:.1f} | {r['pipeline_1_worker_sps']:.1f} | "
               f"{r['ratio_1_worker']:.2f} | {r['pipeline_2_workers_sps']:.1f} | "
               f"{r['ratio_2_workers']:.2f} | {r['ratio_in_process']:.2f} |")
+    if backend_rows:
+        print('| setting | decoder | raw decode/s | 1 worker/s | ratio to own raw | '
+              'ratio to raw decord |')
+        print('|---|---|---|---|---|---|')
+        for r in backend_rows:
+            print(f"| {r['setting']} | {r['backend']} | {r['raw_decode_sps']:.1f} | "
+                  f"{r['pipeline_1_worker_sps']:.1f} | {r['ratio_vs_own_raw']:.2f} | "
+                  f"{r['ratio_vs_raw_decord']:.2f} |")
     print(f'samples/s; target ratio (1 worker) >= {TARGET_RATIO_ONE_WORKER}; '
           f'load average {load_before[0]:.1f} -> {load_after[0]:.1f} on {os.cpu_count()} CPUs')
-    result = dict(benchmark='data_speed', rows=rows, target_ratio_1_worker=TARGET_RATIO_ONE_WORKER,
+    versions = {}
+    for name, module in (('decord', 'decord'), ('pyav', 'av'), ('torchcodec', 'torchcodec')):
+        if video_io.backend_available(name):
+            versions[name] = __import__(module).__version__
+    result = dict(benchmark='data_speed', rows=rows, backend_rows=backend_rows,
+                  target_ratio_1_worker=TARGET_RATIO_ONE_WORKER,
                   load_average=[load_before[0], load_after[0]], cpus=os.cpu_count(),
                   machine=platform.machine(), python=platform.python_version(),
-                  decord=decord.__version__, time=time.strftime('%Y-%m-%d %H:%M:%S UTC',
+                  decoders=versions, time=time.strftime('%Y-%m-%d %H:%M:%S UTC',
                                                                 time.gmtime()))
     atomic_write_text(args.out, json.dumps(result, indent=1))
     print(f'wrote {args.out}')

@@ -31,6 +31,8 @@ import infer  # noqa: E402
 from videomae_det.apis import HOGPersonDetector, init_detector  # noqa: E402
 from videomae_det.apis.inference import clip_spec_of  # noqa: E402
 from videomae_det.utils.atomic import atomic_write_text  # noqa: E402
+from videomae_det.utils.precision import (PRECISIONS, in_precision,  # noqa: E402
+                                          resolve_precision)
 from videomae_det.visualization.synthetic import write_synthetic_video  # noqa: E402
 
 TARGET_RATIO = 1.3
@@ -44,6 +46,8 @@ def parse_args(argv=None):
     p.add_argument('--fps', type=float, default=30.0)
     p.add_argument('--size', type=int, nargs=2, default=(640, 360), metavar=('W', 'H'))
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    p.add_argument('--batch-size', type=int, default=1, help='keyframe clips per forward')
+    p.add_argument('--precision', choices=PRECISIONS, default='fp32')
     p.add_argument('--out', default='benchmarks/results/infer_speed.json')
     args = p.parse_args(argv)
     if len(args.seconds) == 1:
@@ -72,7 +76,7 @@ def bench_config(config: str, seconds: float, args, work: Path) -> dict:
 
     # end to end, recording every model input on the way
     recorded, forward_in_run = [], []
-    test_step = model.test_step
+    test_step = in_precision(model.test_step, args.precision, args.device)
 
     def recording_test_step(data):
         recorded.append(data)
@@ -86,7 +90,7 @@ def bench_config(config: str, seconds: float, args, work: Path) -> dict:
     infer_args = infer.parse_args([
         str(video), '--config', config, '--checkpoint', 'random-weights', '--out',
         str(work / 'out.mp4'), '--csv', str(work / 'out.csv'), '--json', str(work / 'out.json'),
-        '--device', args.device])
+        '--device', args.device, '--batch-size', str(args.batch_size)])
     stats = infer.infer_video(infer_args, model, HOGPersonDetector())
     del model.test_step
     if stats['error'] is not None:
@@ -99,9 +103,10 @@ def bench_config(config: str, seconds: float, args, work: Path) -> dict:
         test_step(data)
         _sync(args.device)
         forward += time.perf_counter() - start
-    people = sum(len(d['data_samples'][0].proposals) for d in recorded)
+    people = sum(len(s.proposals) for d in recorded for s in d['data_samples'])
     return dict(
-        config=config, video_seconds=seconds, frames=stats['frames'],
+        config=config, batch_size=args.batch_size,
+        precision=resolve_precision(args.precision, args.device), video_seconds=seconds, frames=stats['frames'],
         keyframes=stats['keyframes'], model_calls=len(recorded), people=people,
         input_shape=list(recorded[0]['inputs'][0].shape) if recorded else None,
         total_s=stats['seconds'], forward_s=forward, forward_in_run_s=sum(forward_in_run),

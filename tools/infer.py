@@ -7,7 +7,8 @@
         [--track] [--tracks-csv tracks.csv] [--smooth-scores N] \\
         [--segments segments.json] [--segments segments.csv] [--srt out.srt] \\
         [--timeline timeline.png] [--segment-threshold T] [--min-segment S] \\
-        [--backend pytorch|onnxruntime --onnx model.onnx]
+        [--backend pytorch|onnxruntime --onnx model.onnx] [--batch-size 4] \\
+        [--precision fp32|bf16|auto]
 
 SOURCE is a video file, a camera index (``0``), a stream URL (``rtsp://``, ``http://``,
 ...) or a folder of frames (give ``--fps``). Writes an annotated copy of the video (every
@@ -53,6 +54,7 @@ from videomae_det.tracking import (KeyframeTracker, TrackScoreSmoother, track_se
                                    tracks_from_results, write_segments, write_srt,
                                    write_timeline)
 from videomae_det.utils import cli
+from videomae_det.utils.precision import PRECISIONS, in_precision, resolve_precision
 from videomae_det.visualization import StreamingVideoWriter, draw_detections
 
 
@@ -94,6 +96,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--max-actions', type=cli.positive_int, default=3,
                    help='labels drawn per person')
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    p.add_argument('--batch-size', type=int, default=4,
+                   help='keyframe clips per forward (default 4; results do not depend on it)')
+    p.add_argument('--precision', choices=PRECISIONS, default='fp32',
+                   help='bf16: bfloat16 autocast; auto: bf16 where the device has native bf16 '
+                   '(CUDA, CPUs with AVX512-BF16/AMX), else fp32 (default: fp32)')
     p.add_argument('--fps', type=cli.positive, help='frame rate of a folder of frames')
     p.add_argument('--realtime', choices=('auto', 'on', 'off'), default='auto',
                    help='drop frames/keyframes the model has no time for, keyframes on the '
@@ -132,6 +139,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error('--checkpoint is required (unless --backend onnxruntime)')
     if args.detector == 'file' and not args.boxes:
         p.error('--detector file needs --boxes')
+    if args.batch_size < 1:
+        p.error(f'--batch-size must be at least 1; got {args.batch_size}')
     if args.detector == 'fasterrcnn' and not args.detector_weights:
         p.error('--detector fasterrcnn needs --detector-weights')
     return args
@@ -178,6 +187,8 @@ def run(args: argparse.Namespace) -> int:
                        '--onnx': getattr(args, 'onnx', None)})
     model = init_detector(args.config, args.checkpoint, device=args.device,
                           partial_load=args.partial_load)
+    if args.backend == 'pytorch' and resolve_precision(args.precision, args.device) != 'fp32':
+        model.test_step = in_precision(model.test_step, args.precision, args.device)
     if args.backend == 'onnxruntime':
         model = OnnxRuntimeDetector(model, args.onnx)
     detector = build_person_detector(args.detector, boxes=args.boxes,
@@ -264,7 +275,7 @@ def infer_video(args: argparse.Namespace, model, detector) -> dict:
                        video_id=video_id, time_offset=args.time_offset,
                        action_ids=label_names.keys(),
                        with_frames=drawer is not None or preview is not None,
-                       realtime=realtime, stats=stream_stats)
+                       realtime=realtime, stats=stream_stats, batch_size=args.batch_size)
     tracker = KeyframeTracker() if args.track else None
     smoother = TrackScoreSmoother(args.smooth_scores)
     try:

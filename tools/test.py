@@ -2,6 +2,7 @@
 
     python tools/test.py configs/mini_ava/vit_tiny.py work_dirs/vit_tiny/best_ava_mAP_epoch_8.pth
     python tools/test.py CONFIG CHECKPOINT --out results.csv    # also write the AVA result CSV
+    python tools/test.py CONFIG CHECKPOINT --batch-size 16 --precision auto
 
 Prints the per-class AP table and the mAP. The checkpoint is one written by
 ``tools/train.py`` or a released detector as downloaded, with its ``configs/ava/zoo``
@@ -15,6 +16,7 @@ import pickle
 import sys
 from typing import Dict, List, Optional, Tuple
 
+import torch
 from mmengine.config import Config, DictAction
 
 from videomae_det.engine.config_checks import (ConfigError, check_class_sets, check_data_paths,
@@ -25,6 +27,8 @@ from videomae_det.engine.runner import DetectorRunner
 from videomae_det.formats import read_label_map
 from videomae_det.models.weights import UnsafeCheckpointError
 from videomae_det.utils import cli
+from videomae_det.utils.precision import (PRECISIONS, describe, in_precision,
+                                          resolve_precision)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -39,6 +43,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'work_dirs/<config name>)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         metavar='KEY=VALUE', help='override config entries')
+    parser.add_argument('--batch-size', type=int, help='keyframe clips per forward (default: '
+                        "the config's test_dataloader.batch_size); results do not depend on it")
+    parser.add_argument('--precision', choices=PRECISIONS, default='fp32',
+                        help='bf16: bfloat16 autocast; auto: bf16 where the device has native '
+                        'bf16 (CUDA, CPUs with AVX512-BF16/AMX), else fp32 (default: fp32)')
     parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
     parser.add_argument('--local-rank', '--local_rank', type=int, default=0,
                         help=argparse.SUPPRESS)
@@ -55,6 +64,10 @@ def build_config(args: argparse.Namespace) -> Config:
     cfg.load_from = args.checkpoint
     cfg.partial_load = args.partial_load
     cfg.resume = False
+    if args.batch_size is not None:
+        if args.batch_size < 1:
+            raise ConfigError(f'--batch-size must be at least 1; got {args.batch_size}')
+        cfg.test_dataloader.batch_size = args.batch_size
     if 'backbone' in cfg.model:
         # the detector's weights come from the checkpoint: don't read the VideoMAE file too
         cfg.model.backbone.pretrained = None
@@ -98,7 +111,7 @@ def _main(argv: Optional[List[str]] = None) -> int:
     check_class_sets(cfg, ['test_dataloader'])
     init_cpu_process_group(args.launcher)
     try:
-        metrics, rank = evaluate(cfg)
+        metrics, rank = evaluate(cfg, args.precision)
     except UnsafeCheckpointError:  # names the file already; cli.run reports it (exit 2)
         raise
     except pickle.UnpicklingError as err:  # torch's message does not name the file
@@ -112,9 +125,14 @@ def _main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
-def evaluate(cfg: Config) -> Tuple[Dict[str, float], int]:
+def evaluate(cfg: Config, precision: str = 'fp32') -> Tuple[Dict[str, float], int]:
     """Run the test loop of ``cfg`` (checkpoint in ``load_from``) -> (metrics, rank)."""
     runner = DetectorRunner.from_cfg(cfg)
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    used = resolve_precision(precision, device)
+    runner.logger.info(f'test precision: {used} ({describe(device)})')
+    if used != 'fp32':
+        runner.model.test_step = in_precision(runner.model.test_step, used, device)
     return runner.test(), runner.rank
 
 

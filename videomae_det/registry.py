@@ -26,9 +26,10 @@ TRANSFORMS = Registry(
     'transform', parent=MMENGINE_TRANSFORMS, locations=['videomae_det.datasets'])
 DATA_SAMPLERS = Registry(
     'data sampler', parent=MMENGINE_DATA_SAMPLERS, locations=['videomae_det.datasets'])
-METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=['videomae_det.evaluation'])
+METRICS = Registry(
+    'metric', parent=MMENGINE_METRICS, locations=['videomae_det.evaluation.metrics'])
 EVALUATOR = Registry(
-    'evaluator', parent=MMENGINE_EVALUATOR, locations=['videomae_det.evaluation'])
+    'evaluator', parent=MMENGINE_EVALUATOR, locations=['videomae_det.evaluation.metrics'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['videomae_det.engine'])
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, locations=['videomae_det.engine'])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(

@@ -154,6 +154,46 @@ def test_same_scores_as_the_validation_dataset(model, mini_ava, mini_ava_movie):
         np.testing.assert_allclose(r.action_scores[mine], scores[order], atol=1e-5)
 
 
+@pytest.mark.parametrize('batch_size', [3, 8])
+def test_batching_keyframes_gives_the_same_results(model, mini_ava_movie, batch_size,
+                                                   monkeypatch):
+    """Several keyframes' clips per forward is a speed option: same results, same frames,
+    same order as one clip per forward (3 leaves a partial last batch)."""
+    detector = BoxesFilePersonDetector(mini_ava_movie['val_min_json'])
+    forwards = []
+    step = model.test_step
+
+    def counting_step(data):
+        forwards.append(len(data['inputs']))
+        return step(data)
+
+    monkeypatch.setattr(model, 'test_step', counting_step)
+
+    def run(size):
+        return list(detect_video(model, mini_ava_movie['path'], detector, 1.0, 0.3,
+                                 time_offset=mini_ava_movie['first_sec'], with_frames=True,
+                                 batch_size=size))
+
+    alone = run(1)
+    clips = len(forwards)
+    assert forwards == [1] * clips
+    forwards.clear()
+    batched = run(batch_size)
+    assert sum(forwards) == clips and len(forwards) == -(-clips // batch_size)
+    assert len(alone) == len(batched) == 8
+    assert sum(len(r.boxes) for r in alone) >= 4
+    for a, b in zip(alone, batched):
+        assert (a.timestamp, a.frame_index, a.actions) == (b.timestamp, b.frame_index, b.actions)
+        np.testing.assert_array_equal(a.boxes, b.boxes)
+        np.testing.assert_array_equal(a.action_scores, b.action_scores)
+        assert [i for i, _ in a.frames] == [i for i, _ in b.frames]
+
+
+def test_batch_size_below_one_is_refused(model, mini_ava_movie):
+    with pytest.raises(ValueError, match='batch_size must be at least 1; got 0'):
+        next(detect_video(model, mini_ava_movie['path'], lambda *a, **k: None, batch_size=0))
+
+
 def test_a_config_stored_in_a_checkpoint_is_never_executed(tiny_config, tiny_checkpoint,
                                                            tmp_path):
     """init_detector(None, ckpt) reads meta['cfg'] as data: a stored config carrying code

@@ -1,5 +1,6 @@
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +78,36 @@ def test_command_line(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert 'mAP (official' in proc.stdout
     assert set(json.loads(out.read_text())) >= {'mAP', 'per_class', 'mode'}
+
+
+def test_csv_to_map_imports_neither_torch_nor_mmengine(tmp_path):
+    """The CSV -> mAP command is a numpy program: importing torch and mmengine would cost it
+    more than reading a quarter of AVA val. Run it in a fresh interpreter and look at what
+    it loaded."""
+    out = tmp_path / 'report.json'
+    script = (
+        'import json, runpy, sys\n'
+        f'sys.argv = {[str(REPO / "tools" / "eval_ava.py")] + ARGS + ["--out", str(out)]!r}\n'
+        'try:\n'
+        '    runpy.run_path(sys.argv[0], run_name="__main__")\n'
+        'except SystemExit as e:\n'
+        '    code = e.code\n'
+        'heavy = sorted(m for m in sys.modules if m.split(".")[0] in\n'
+        '               ("torch", "mmengine", "mmcv", "torchvision", "cv2", "decord"))\n'
+        'print(json.dumps(dict(code=code, heavy=heavy)))\n')
+    proc = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                          cwd=tmp_path, env={**os.environ, 'PYTHONPATH': str(REPO)})
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result == dict(code=0, heavy=[])
+    assert json.loads(out.read_text())['mAP'] == pytest.approx(0.09385521885521886, abs=1e-12)
+
+
+def test_metric_still_registers_by_name():
+    """The metric is imported lazily now; a config naming it by string must still find it."""
+    script = ('from videomae_det.registry import METRICS\n'
+              'print(METRICS.get("AVAMetric").__module__)\n')
+    proc = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                          env={**os.environ, 'PYTHONPATH': str(REPO)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == 'videomae_det.evaluation.metrics.ava_metric'

@@ -525,7 +525,8 @@ def detect_video(model: nn.Module,
                  max_pending: int = 2,
                  frame_buffer: int = 8,
                  fps: Optional[float] = None,
-                 stats: Optional[StreamStats] = None) -> Iterator[KeyframeResult]:
+                 stats: Optional[StreamStats] = None,
+                 batch_size: int = 1) -> Iterator[KeyframeResult]:
     """Detect people and their actions on a video, keyframe by keyframe.
 
     Keyframes are every ``keyframe_interval`` seconds from the start (AVA: 1 per second),
@@ -562,6 +563,9 @@ def detect_video(model: nn.Module,
         max_pending, frame_buffer: realtime bounds (see above).
         fps: frame rate of a folder of frames.
         stats: a :class:`StreamStats` to keep up to date (read it while iterating).
+        batch_size: keyframe clips per forward (faster where memory allows; the results
+            are the same as one by one). In realtime mode a forward takes the clips ready
+            at that moment, up to ``batch_size``, never waiting for more.
 
     Yields:
         :class:`KeyframeResult` in keyframe order.
@@ -576,6 +580,8 @@ def detect_video(model: nn.Module,
         realtime = bool(getattr(source, 'live', False))
     if max_pending < 1:
         raise ValueError(f'max_pending must be >= 1; got {max_pending}')
+    if batch_size < 1:
+        raise ValueError(f'batch_size must be at least 1; got {batch_size}')
     if not realtime and hasattr(source, 'clock'):
         source.clock = 'stream'  # every frame is read, late: read times are not show times
     stats = stats if stats is not None else StreamStats()
@@ -592,7 +598,7 @@ def detect_video(model: nn.Module,
         video_id = source.video_id
     frames = LatestFrames(source, frame_buffer) if realtime else source.timed_frames()
     # realtime: the accept gate below bounds what waits, so the producer never blocks
-    out: queue.Queue = queue.Queue(maxsize=0 if realtime else queue_size)
+    out: queue.Queue = queue.Queue(maxsize=0 if realtime else max(queue_size, batch_size))
     producer = _Producer(frames, scheduler, person_detector, ClipPreparer(cfg), video_id,
                          time_offset, with_frames, out, stats,
                          max_shown=int(10 * max(getattr(source, 'fps', 30), 1)) if realtime
@@ -603,6 +609,25 @@ def detect_video(model: nn.Module,
     # scored keyframes waiting for their frames (which come when the next one is placed)
     waiting: Deque[KeyframeResult] = deque()
     frames_of: Dict[int, list] = {}
+    pending: List[_Job] = []  # prepared clips waiting for a batch
+
+    def score_pending():
+        results = _score(model, pending, video_id, time_offset,
+                         (source.height, source.width), score_threshold, action_ids)
+        for job, result in zip(pending, results):
+            with producer.lock:
+                producer.in_flight -= 1
+            stats.keyframes_done += 1
+            # latency from the capture of the keyframe's frame (a live source's clock),
+            # else from its placement
+            t0 = getattr(source, 't0', None) if realtime else None
+            origin = (t0 + job.keyframe.frame_time if t0 is not None
+                      else job.keyframe.placed_at)
+            if origin is not None:
+                stats.latencies.append(time.monotonic() - origin)
+            waiting.append(result)
+        pending.clear()
+
     try:
         while True:
             item = out.get()
@@ -611,23 +636,18 @@ def detect_video(model: nn.Module,
             if isinstance(item, tuple):
                 frames_of[item[1]] = item[2]
                 continue
-            result = _score(model, item, video_id, time_offset,
-                            (source.height, source.width), score_threshold, action_ids)
-            with producer.lock:
-                producer.in_flight -= 1
-            stats.keyframes_done += 1
-            # latency from the capture of the keyframe's frame (a live source's clock),
-            # else from its placement
-            t0 = getattr(source, 't0', None) if realtime else None
-            origin = (t0 + item.keyframe.frame_time if t0 is not None
-                      else item.keyframe.placed_at)
-            if origin is not None:
-                stats.latencies.append(time.monotonic() - origin)
-            waiting.append(result)
+            pending.append(item)
+            clips = sum(job.sample is not None for job in pending)
+            # a keyframe without people waits only behind clips already waiting; realtime
+            # never waits for a batch to fill (max_pending may be below batch_size)
+            if ((len(pending) == 1 and item.sample is None) or clips >= batch_size
+                    or (realtime and out.empty())):
+                score_pending()
             while waiting and (not with_frames or waiting[0].keyframe_index in frames_of):
                 result = waiting.popleft()
                 result.frames = frames_of.pop(result.keyframe_index, None)
                 yield result
+        score_pending()
         # the producer sends every keyframe's frames before ending
         while waiting:
             result = waiting.popleft()
@@ -646,30 +666,38 @@ def detect_video(model: nn.Module,
 
 
 @torch.no_grad()
-def _score(model: nn.Module, job: _Job, video_id: str, time_offset: float,
+def _score(model: nn.Module, jobs: Sequence[_Job], video_id: str, time_offset: float,
            video_shape: Tuple[int, int], threshold: float,
-           action_ids: Sequence[int]) -> KeyframeResult:
-    kf = job.keyframe
+           action_ids: Sequence[int]) -> List[KeyframeResult]:
+    """Results of ``jobs``, their clips scored in one forward."""
     classes = getattr(model, 'action_classes', None) or ActionClasses.ava()
     num_classes = len(classes)
-    if job.sample is None:  # nobody on this keyframe: nothing to classify
-        boxes = np.zeros((0, 4), np.float32)
-        norm, person, scores = boxes, np.zeros((0,), np.float32), np.zeros(
-            (0, num_classes), np.float32)
-    else:
-        pred = model.test_step(dict(inputs=[job.sample['inputs']],
-                                    data_samples=[job.sample['data_samples']]))[0]
-        norm = pred.pred_bboxes.detach().cpu().float().numpy().reshape(-1, 4)
-        scores = pred.pred_scores.detach().cpu().float().numpy().reshape(-1, num_classes)
-        person = np.asarray(job.scores, np.float32)
-        h, w = video_shape
-        boxes = (norm * np.array([w, h, w, h], np.float32)).astype(np.float32)
-    return KeyframeResult(
-        video_id=video_id, timestamp=round(time_offset + kf.time, 6), frame_index=kf.frame_index,
-        boxes=boxes, boxes_norm=norm.astype(np.float32), person_scores=person,
-        action_scores=scores.astype(np.float32),
-        actions=top_actions(scores, threshold, action_ids, classes.ids),
-        class_ids=classes.ids, keyframe_index=kf.index, frame_time=round(kf.frame_time, 6))
+    with_people = [job for job in jobs if job.sample is not None]
+    preds = iter(model.test_step(dict(
+        inputs=[job.sample['inputs'] for job in with_people],
+        data_samples=[job.sample['data_samples'] for job in with_people])) if with_people else ())
+    results = []
+    for job in jobs:
+        kf = job.keyframe
+        if job.sample is None:  # nobody on this keyframe: nothing to classify
+            boxes = np.zeros((0, 4), np.float32)
+            norm, person, scores = boxes, np.zeros((0,), np.float32), np.zeros(
+                (0, num_classes), np.float32)
+        else:
+            pred = next(preds)
+            norm = pred.pred_bboxes.detach().cpu().float().numpy().reshape(-1, 4)
+            scores = pred.pred_scores.detach().cpu().float().numpy().reshape(-1, num_classes)
+            person = np.asarray(job.scores, np.float32)
+            h, w = video_shape
+            boxes = (norm * np.array([w, h, w, h], np.float32)).astype(np.float32)
+        results.append(KeyframeResult(
+            video_id=video_id, timestamp=round(time_offset + kf.time, 6),
+            frame_index=kf.frame_index, boxes=boxes, boxes_norm=norm.astype(np.float32),
+            person_scores=person, action_scores=scores.astype(np.float32),
+            actions=top_actions(scores, threshold, action_ids, classes.ids),
+            class_ids=classes.ids, keyframe_index=kf.index,
+            frame_time=round(kf.frame_time, 6)))
+    return results
 
 
 def count_keyframes(video_path: PathLike, model: nn.Module, keyframe_interval: float = 1.0) -> int:

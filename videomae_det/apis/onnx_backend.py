@@ -93,9 +93,13 @@ class OnnxRuntimeDetector:
             out.append(torch.from_numpy(logits))
         return torch.cat(out) if out else torch.zeros(0, 80)
 
+    # AVADetector.predict groups clips so a batch cannot change a clip's scores; the graph
+    # already runs one clip at a time
+    _grouped_logits = _logits
+
     @torch.no_grad()
     def test_step(self, data: dict):
         """The detector's ``test_step`` with the graph in place of backbone + head."""
         data = self.detector.data_preprocessor(data, False)
-        # AVADetector.predict only calls self._logits; run it with ours
+        # AVADetector.predict only calls self._grouped_logits; run it with ours
         return type(self.detector).predict(self, data['inputs'], data['data_samples'])

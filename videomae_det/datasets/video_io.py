@@ -1,30 +1,37 @@
-"""Video I/O: decoding with decord (metadata, random access to chosen frames) and
-H.264 encoding with the ffmpeg binary shipped by ``imageio-ffmpeg``.
+"""Video I/O: decoding (metadata, random access to chosen frames) and H.264 encoding with
+the ffmpeg binary shipped by ``imageio-ffmpeg``.
 
 Every video read or written in the project goes through here, so one place decides how
 frames are decoded and encoded and how a missing or broken file is reported.
 
 Frames come back as uint8 RGB arrays ``(N, H, W, 3)`` at the stored resolution. Frame
-indices are 0-based positions in decode order (presentation order for the constant-frame-
-rate H.264 files our tools write; ``get_batch`` seeks to the nearest key frame and decodes
-forward, and was checked frame-exact on those files, see ``tests/datasets/test_video_io.py``).
+indices are 0-based positions in presentation order (the constant-frame-rate H.264 files
+our tools write were checked frame-exact, see ``tests/datasets/test_video_io.py``).
+
+Decoders (``backend``): ``decord`` (the default where it is installed: fastest random
+access), ``pyav`` (PyAV, wheels with FFmpeg inside for Linux x86/ARM, macOS and Windows;
+chosen automatically when decord is missing) and ``torchcodec`` (needs the system's FFmpeg
+libraries). ``VIDEOMAE_DET_VIDEO_BACKEND`` picks one for a whole run (DataLoader workers
+inherit it). The backends convert YUV to RGB with different chroma filters, so pixels may
+differ by a few levels between them (measured in the tests); frame choice does not.
 """
 import os
 import re
 import subprocess
 from pathlib import Path
-from typing import List, NamedTuple, Optional, Sequence, Union
+from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
-import decord
 import numpy as np
 
 from videomae_det.utils.atomic import remove_stale_temporaries, temporary_prefix
 
 PathLike = Union[str, os.PathLike]
 
-# decord prints its own "ERROR opening ..." lines to stderr before raising; our exception
-# already names the file, so keep the log readable.
-decord.logging.set_level(decord.logging.QUIET)
+BACKENDS = ('decord', 'pyav', 'torchcodec')
+BACKEND_ENV = 'VIDEOMAE_DET_VIDEO_BACKEND'
+# PyAV decodes from the start of the file up to this frame rather than seeking: exact on any
+# file, and as cheap as a seek for 1-second clips
+_PYAV_SEEK_FROM = 250
 
 
 class VideoDecodeError(RuntimeError):
@@ -57,17 +64,146 @@ class VideoInfo(NamedTuple):
     width: int
 
 
-def _open(path: PathLike, num_threads: int) -> decord.VideoReader:
+# ---------------------------------------------------------------------------------------
+# Decoder backends: each opens a file and answers num_frames, fps() and
+# get_batch(sorted distinct indices) -> uint8 (N, H, W, 3) RGB; errors propagate raw and
+# are worded by VideoReader.
+# ---------------------------------------------------------------------------------------
+
+
+class _Decord:
+    def __init__(self, path: str, num_threads: int):
+        import decord
+        # decord prints its own "ERROR opening ..." lines to stderr before raising; our
+        # exception already names the file, so keep the log readable
+        decord.logging.set_level(decord.logging.QUIET)
+        self._vr = decord.VideoReader(path, num_threads=num_threads)
+        self.num_frames = len(self._vr)
+
+    def fps(self) -> float:
+        return float(self._vr.get_avg_fps())
+
+    def get_batch(self, indices: List[int]) -> np.ndarray:
+        return self._vr.get_batch(indices).asnumpy()
+
+
+class _PyAV:
+    def __init__(self, path: str, num_threads: int):
+        import av
+        self._av = av
+        self._container = av.open(path)
+        if not self._container.streams.video:
+            self._container.close()
+            raise ValueError('no video stream')
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = 'AUTO'
+        self._stream.thread_count = num_threads
+        self.num_frames = self._stream.frames or self._count_frames()
+
+    def _count_frames(self) -> int:
+        """Containers without a frame count in the header: count the packets."""
+        n = sum(1 for packet in self._container.demux(self._stream) if packet.size)
+        self._container.seek(0)
+        return n
+
+    def fps(self) -> float:
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        return float(rate) if rate else 0.0
+
+    def get_batch(self, indices: List[int]) -> np.ndarray:
+        wanted, out = iter(indices), []
+        target = next(wanted)
+        stream, index = self._stream, 0
+        start = stream.start_time or 0
+        if target >= _PYAV_SEEK_FROM:  # long video: seek to the key frame before the target
+            fps = self.fps()
+            self._container.seek(start + int(target / fps / stream.time_base), stream=stream,
+                                 backward=True)
+            index = None
+        else:
+            self._container.seek(start, stream=stream, backward=True)
+        for frame in self._container.decode(stream):
+            if index is None:  # after a seek: the position follows from the timestamp
+                index = int(round(float((frame.pts - start) * stream.time_base) * fps))
+            if index == target:
+                out.append(frame.to_ndarray(format='rgb24'))
+                target = next(wanted, None)
+                if target is None:
+                    return np.stack(out)
+            index += 1
+        raise ValueError(f'the stream ends before frame {target}')
+
+
+class _TorchCodec:
+    def __init__(self, path: str, num_threads: int):
+        from torchcodec.decoders import VideoDecoder
+        self._decoder = VideoDecoder(path, dimension_order='NHWC', seek_mode='exact',
+                                     num_ffmpeg_threads=num_threads)
+        self.num_frames = len(self._decoder)
+
+    def fps(self) -> float:
+        return float(self._decoder.metadata.average_fps or 0.0)
+
+    def get_batch(self, indices: List[int]) -> np.ndarray:
+        return self._decoder.get_frames_at(indices).data.numpy()
+
+
+_CLASSES = dict(decord=_Decord, pyav=_PyAV, torchcodec=_TorchCodec)
+
+
+def backend_available(name: str) -> bool:
+    """Whether decoder ``name`` (one of ``BACKENDS``) imports here."""
+    try:
+        if name == 'decord':
+            import decord  # noqa: F401
+        elif name == 'pyav':
+            import av  # noqa: F401
+        elif name == 'torchcodec':
+            import torchcodec
+            # the wheel imports without FFmpeg; it needs the system's FFmpeg libraries
+            return torchcodec.ffmpeg_major_version is not None
+        else:
+            raise ValueError(f'unknown video backend {name!r}; choose from {", ".join(BACKENDS)}')
+    except (ImportError, OSError, RuntimeError):
+        return False
+    return True
+
+
+def available_backends() -> Tuple[str, ...]:
+    """The installed decoders, in order of preference."""
+    return tuple(name for name in BACKENDS if backend_available(name))
+
+
+def default_backend() -> str:
+    """``$VIDEOMAE_DET_VIDEO_BACKEND`` if set, else the first installed of ``BACKENDS``."""
+    chosen = os.environ.get(BACKEND_ENV)
+    if chosen:
+        if chosen not in BACKENDS:
+            raise ValueError(f'{BACKEND_ENV}={chosen!r} is not a video backend; choose from '
+                             f'{", ".join(BACKENDS)}')
+        if not backend_available(chosen):
+            raise ValueError(f'{BACKEND_ENV}={chosen}: that decoder is not installed')
+        return chosen
+    for name in BACKENDS:
+        if backend_available(name):
+            return name
+    raise ValueError('no video decoder installed: pip install av (or decord)')
+
+
+def _open(path: PathLike, num_threads: int, backend: Optional[str] = None):
     if not os.path.isfile(path):
         raise VideoNotFoundError(path)
+    backend = backend or default_backend()
+    if backend not in _CLASSES:
+        raise ValueError(f'unknown video backend {backend!r}; choose from {", ".join(BACKENDS)}')
     try:
-        return decord.VideoReader(os.fspath(path), num_threads=num_threads)
-    except Exception as e:  # decord raises RuntimeError or its own DECORDError
+        return _CLASSES[backend](os.fspath(path), num_threads)
+    except Exception as e:  # each library raises its own types
         raise VideoDecodeError(path, f'not a readable video ({_short(e)})') from e
 
 
 def _short(e: Exception) -> str:
-    """decord messages carry a time, a C++ source location and sometimes a stack; keep the
+    """Decoder messages (decord's) carry a time, a C++ source location and sometimes a stack; keep the
     gist of line one."""
     text = str(e).strip().splitlines()
     if not text:
@@ -75,25 +211,23 @@ def _short(e: Exception) -> str:
     return re.sub(r'^\[[\d:]+\]\s+\S+:\d+:\s*', '', text[0])[:200]
 
 
-def video_info(path: PathLike) -> VideoInfo:
+def video_info(path: PathLike, backend: Optional[str] = None) -> VideoInfo:
     """Metadata of the video at ``path`` (opens the container, decodes the first frame).
 
     Raises:
         VideoNotFoundError: no file at ``path``.
         VideoDecodeError: the file is not a readable video or has no frames.
     """
-    vr = _open(path, num_threads=1)
-    num_frames = len(vr)
-    if num_frames == 0:
+    vr = _open(path, num_threads=1, backend=backend)
+    if vr.num_frames == 0:
         raise VideoDecodeError(path, 'video has no frames')
     height, width = _frame_shape(vr, path)
-    return VideoInfo(num_frames=num_frames, fps=float(vr.get_avg_fps()), height=height,
-                     width=width)
+    return VideoInfo(num_frames=vr.num_frames, fps=vr.fps(), height=height, width=width)
 
 
-def _frame_shape(vr: decord.VideoReader, path: PathLike):
-    """(height, width) of the stream. decord exposes no frame size without decoding, so
-    decode frame 0 (one key frame: cheap)."""
+def _frame_shape(vr, path: PathLike):
+    """(height, width) of the stream. Not every decoder exposes the frame size without
+    decoding, so decode frame 0 (one key frame: cheap)."""
     try:
         return tuple(int(s) for s in vr.get_batch([0]).shape[1:3])
     except Exception as e:
@@ -104,18 +238,19 @@ class VideoReader:
     """An open video for several reads (e.g. to learn its length, then decode frames).
 
     ``num_frames``, ``fps``: stream metadata. ``read(indices)``: as :func:`read_frames`.
-    Raises like :func:`read_frames` when opening.
+    ``backend``: the decoder (default: :func:`default_backend`). Raises like
+    :func:`read_frames` when opening.
     """
 
-    def __init__(self, path: PathLike, num_threads: int = 1):
+    def __init__(self, path: PathLike, num_threads: int = 1, backend: Optional[str] = None):
         self.path = os.fspath(path)
-        self._vr = _open(path, num_threads=num_threads)
-        self.num_frames = len(self._vr)
+        self._vr = _open(path, num_threads=num_threads, backend=backend)
+        self.num_frames = self._vr.num_frames
 
     @property
     def fps(self) -> float:
         # asked only when needed: decord's average-fps query costs milliseconds per file
-        return float(self._vr.get_avg_fps())
+        return self._vr.fps()
 
     def read(self, indices: Sequence[int]) -> np.ndarray:
         """Decode frames ``indices`` -> uint8 ``(len(indices), H, W, 3)`` RGB (see read_frames)."""
@@ -131,7 +266,7 @@ class VideoReader:
         in_order = bool(np.all(np.diff(indices) > 0))  # the usual case: no re-indexing copy
         unique, inverse = (indices, None) if in_order else np.unique(indices, return_inverse=True)
         try:
-            frames = self._vr.get_batch(unique.tolist()).asnumpy()
+            frames = self._vr.get_batch(unique.tolist())
         except Exception as e:  # truncated/corrupt streams fail here, after a good open
             raise VideoDecodeError(self.path, f'decoding failed ({_short(e)})') from e
         if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[0] != unique.size:
@@ -155,7 +290,8 @@ def verify_video(path: PathLike, expected_frames: Optional[int] = None) -> Optio
     return None
 
 
-def read_frames(path: PathLike, indices: Sequence[int], num_threads: int = 1) -> np.ndarray:
+def read_frames(path: PathLike, indices: Sequence[int], num_threads: int = 1,
+                backend: Optional[str] = None) -> np.ndarray:
     """Decode the frames at ``indices`` (0-based; any order, repeats allowed).
 
     Only the requested frames (and what the codec needs to reach them) are decoded; each
@@ -166,6 +302,7 @@ def read_frames(path: PathLike, indices: Sequence[int], num_threads: int = 1) ->
         indices: frame indices, each in ``[0, num_frames)``.
         num_threads: decoder threads; 1 suits DataLoader workers, which already run in
             parallel.
+        backend: the decoder (``BACKENDS``; default: :func:`default_backend`).
 
     Returns:
         uint8 ndarray ``(len(indices), H, W, 3)``, RGB, in the order of ``indices``.
@@ -175,7 +312,7 @@ def read_frames(path: PathLike, indices: Sequence[int], num_threads: int = 1) ->
         VideoDecodeError: unreadable file, an index outside the video, or a decode failure
             (e.g. a truncated file), naming ``path``.
     """
-    return VideoReader(path, num_threads=num_threads).read(indices)
+    return VideoReader(path, num_threads=num_threads, backend=backend).read(indices)
 
 
 # Encoder settings shared by every clip we write (mini-AVA, cut_clips): H.264 yuv420p for

@@ -123,6 +123,30 @@ def test_bad_mode_is_named():
         tiny_detector()(clips(), [sample([])], mode='bogus')
 
 
+def test_predict_in_a_batch_equals_predict_alone():
+    """Batching is a speed option only: clips of other sizes in the batch (padding) must not
+    change a clip's scores. Runs through the data preprocessor as the test loop does."""
+    det = tiny_detector()
+    det.data_preprocessor = ActionDataPreprocessor(pad_size_divisor=16)
+    det.eval()
+    torch.manual_seed(1)
+    shapes = [(64, 96), (48, 72), (64, 96), (40, 100)]
+    inputs = [torch.randint(0, 256, (3, 4, h, w), dtype=torch.uint8) for h, w in shapes]
+    boxes = [[[0, 0, 30, 40], [10, 5, 60, 60]], [[5, 5, 70, 47]], [[1, 2, 50, 63]], []]
+
+    def samples():
+        return [sample(b, img_shape=s) for b, s in zip(boxes, shapes)]
+
+    with torch.no_grad():
+        batched = det.test_step(dict(inputs=inputs, data_samples=samples()))
+        alone = [det.test_step(dict(inputs=[x], data_samples=[s]))[0]
+                 for x, s in zip(inputs, samples())]
+    for b, a in zip(batched, alone):
+        assert torch.equal(b.pred_scores, a.pred_scores)
+        assert torch.equal(b.pred_bboxes, a.pred_bboxes)
+    assert batched[0].pred_scores.shape == (2, 80) and batched[3].pred_scores.shape == (0, 80)
+
+
 @pytest.mark.parametrize('patch', [8, 16])
 def test_head_stride_and_pad_divisor_are_derived_from_the_patch_size(patch):
     det = AVADetector(

@@ -175,8 +175,13 @@ class AVADetector(BaseModel):
         return self.roi_head.loss(logits, gt_labels)
 
     def predict(self, inputs: Tensor, data_samples: SampleList) -> SampleList:
-        """Sets ``pred_bboxes`` (M, 4 normalised xyxy) and ``pred_scores`` (M, C) per sample."""
-        logits = self._logits(inputs, data_samples)
+        """Sets ``pred_bboxes`` (M, 4 normalised xyxy) and ``pred_scores`` (M, C) per sample.
+
+        A clip's result does not depend on what it is batched with: padding a clip to a
+        larger neighbour adds tokens that global attention sees, so clips are scored in
+        groups of equal size, each cropped back to the padding it gets alone.
+        """
+        logits = self._grouped_logits(inputs, data_samples)
         scores = logits.float().sigmoid().cpu()
         start = 0
         for sample in data_samples:
@@ -188,6 +193,33 @@ class AVADetector(BaseModel):
             sample.pred_bboxes = normalize_boxes(proposals, sample.img_shape).clamp(0, 1)
             start += m
         return data_samples
+
+    def _grouped_logits(self, inputs: Tensor, data_samples: SampleList) -> Tensor:
+        """Logits (K, 80) in batch order, each clip's equal to what it gets alone.
+
+        The backbone runs once per group of equal-size clips; the head, which costs little,
+        runs clip by clip: a matrix product over a different number of boxes may round
+        differently (BLAS picks its kernel by size), which would make scores depend on the
+        batch in the last bit.
+        """
+        groups: Dict[tuple, List[int]] = {}
+        for i, sample in enumerate(data_samples):
+            groups.setdefault(tuple(sample.metainfo.get('img_shape', ())), []).append(i)
+        div = max(int(getattr(self.data_preprocessor, 'pad_size_divisor', None) or 1), 1)
+        crop = bool(getattr(self.data_preprocessor, 'crop_to_divisor', False))
+        per_sample: List[Optional[Tensor]] = [None] * len(data_samples)
+        for shape, indices in groups.items():
+            clips = inputs[indices]
+            if len(groups) > 1:  # crop to the padding (or cropping) this group gets alone
+                h, w = shape
+                h, w = (h // div * div, w // div * div) if crop else (-(-h // div) * div,
+                                                                      -(-w // div) * div)
+                clips = clips[..., :h, :w]
+            feat = self.extract_feat(clips)
+            for j, i in enumerate(indices):
+                rois = self.rois_of([data_samples[i]]).to(feat.device)
+                per_sample[i] = self.roi_head(feat[j:j + 1], rois)
+        return torch.cat(per_sample, dim=0)
 
 
 def _float_cpu(x) -> Tensor:
