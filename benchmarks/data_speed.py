@@ -123,7 +123,7 @@ def raw_decode_plan(ds: AVAVideoDataset, indices):
     plans = []
     for i in indices:
         info = ds.get_data_info(i)
-        frames, _ = ds._layout._plan(info['movie'], info['timestamp'], ds._times(info))
+        frames, _ = ds._layout._plan(info['movie'], ds._times(info))
         by_sec = defaultdict(list)
         for sec, k in frames:
             by_sec[sec].append(k)
