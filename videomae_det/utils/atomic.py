@@ -75,20 +75,7 @@ def remove_stale_temporaries(path: PathLike, suffix: str = '.tmp') -> List[Path]
     path = Path(path)
     pattern = re.compile(re.escape(f'.{path.name}.') + r'(?P<host>[A-Za-z0-9_-]+)\.'
                          r'(?P<pid>\d+)\.[^/]*' + re.escape(suffix) + '$')
-    removed = []
-    try:
-        siblings = list(path.parent.iterdir())
-    except OSError:
-        return removed
-    host = _host()
-    for sibling in siblings:
-        match = pattern.match(sibling.name)
-        if match is None or match['host'] != host or _pid_alive(int(match['pid'])):
-            continue
-        with contextlib.suppress(FileNotFoundError):
-            sibling.unlink()
-            removed.append(sibling)
-    return removed
+    return _remove_dead_temporaries(path.parent, pattern)
 
 
 # .<name>.<host>.<pid>.<random>.tmp (atomic_open), .<name>.<host>.<pid>.partial.<ext>
@@ -100,21 +87,27 @@ _ANY_TEMPORARY = re.compile(r'^\..+\.(?P<host>[A-Za-z0-9_-]+)\.(?P<pid>\d+)\.'
 def remove_stale_temporaries_in(folder: PathLike) -> List[Path]:
     """:func:`remove_stale_temporaries` for every target in ``folder`` (temporary files of
     atomic writes and videos being encoded whose process of this host is gone)."""
+    return _remove_dead_temporaries(Path(folder), _ANY_TEMPORARY)
+
+
+
+def _remove_dead_temporaries(folder: Path, pattern: re.Pattern) -> List[Path]:
+    """Remove the files of ``folder`` whose name ``pattern`` matches (groups ``host`` and
+    ``pid``) and whose writing process, on this host, is gone; the removed paths."""
     removed = []
     try:
-        siblings = list(Path(folder).iterdir())
+        siblings = list(folder.iterdir())
     except OSError:
         return removed
     host = _host()
     for sibling in siblings:
-        match = _ANY_TEMPORARY.match(sibling.name)
+        match = pattern.match(sibling.name)
         if match is None or match['host'] != host or _pid_alive(int(match['pid'])):
             continue
         with contextlib.suppress(FileNotFoundError):
             sibling.unlink()
             removed.append(sibling)
     return removed
-
 
 @contextlib.contextmanager
 def atomic_open(path: PathLike, mode: str = 'w', **kwargs) -> Iterator[IO]:
