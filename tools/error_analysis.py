@@ -22,7 +22,8 @@ from mmengine.config import DictAction
 from videomae_det.engine.config_checks import (ConfigError, DataNotFoundError, check_class_sets,
                                                check_data_paths, load_config)
 from videomae_det.engine.distributed import shutdown_process_group
-from videomae_det.formats import AVAFormatError, load_min_json, read_person_detections
+from videomae_det.formats import (AVAFormatError, load_min_json, person_boxes_by_image,
+                                   read_person_detections)
 from videomae_det.models.weights import UnsafeCheckpointError, WeightsMismatchError
 from videomae_det.utils.atomic import atomic_write_text
 
@@ -54,10 +55,7 @@ def detector_recall(dataset: dict) -> Optional[dict]:
     root = dataset.get('data_root', '')
     ann_file = _joined(root, dataset['ann_file'])
     data = load_min_json(ann_file)
-    gt: Dict[int, list] = {}
-    for ann in data.get('annotations', []):
-        x, y, w, h = ann['bbox']
-        gt.setdefault(int(ann['image_id']), []).append([x, y, x + w, y + h])
+    gt = person_boxes_by_image(data)
     if not gt:
         return None
     dets = read_person_detections(_joined(root, dataset['proposal_file']), data, ann_file)

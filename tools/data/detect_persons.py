@@ -43,7 +43,8 @@ from mmengine.config import DictAction  # noqa: E402
 
 from videomae_det.engine.config_checks import ConfigError, load_config  # noqa: E402
 from videomae_det.evaluation.functional import person_recall  # noqa: E402
-from videomae_det.formats import AVAFormatError, load_min_json, write_json  # noqa: E402
+from videomae_det.formats import (AVAFormatError, load_min_json,  # noqa: E402
+                                   person_boxes_by_image, write_json)
 
 DETECTORS = ('hog', 'torchvision', 'onnx')
 
@@ -235,10 +236,7 @@ def run(args) -> int:
 
 def recall_report(data: dict, done: Dict[int, list], eval_thr: float) -> Optional[dict]:
     """Recall/precision against the JSON's ground-truth boxes (None when it has none)."""
-    gt: Dict[int, list] = {}
-    for ann in data.get('annotations', []):
-        x, y, w, h = ann['bbox']
-        gt.setdefault(int(ann['image_id']), []).append([x, y, x + w, y + h])
+    gt = person_boxes_by_image(data)
     if not gt:
         return None
     dets = {}

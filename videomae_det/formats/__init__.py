@@ -22,7 +22,7 @@ from .errors import AVAFormatError
 from .label_map import read_label_map, write_label_map
 from .min_json import (IMAGE_ID_STRIDE, build_min_json, check_min_json, image_id,
                        keyframe_image_ids, load_json, load_min_json, movie_numbering,
-                       read_movie_list, validate_min_json, write_json)
+                       person_boxes_by_image, read_movie_list, validate_min_json, write_json)
 
 __all__ = [
     'AVAFormatError', 'AVAGroundTruth', 'AVARows', 'CSVBox', 'IMAGE_ID_STRIDE', 'Key',
@@ -30,7 +30,7 @@ __all__ = [
     'detection_format', 'format_box_csv', 'format_result_csv', 'format_timestamp', 'image_id',
     'iter_csv_rows',
     'keyframe_image_ids', 'load_array_pickle', 'load_json', 'load_min_json',
-    'movie_numbering', 'quantize', 'read_box_csv', 'read_detections', 'read_exclusions',
+    'movie_numbering', 'person_boxes_by_image', 'quantize', 'read_box_csv', 'read_detections', 'read_exclusions',
     'read_ground_truth_csv', 'read_groundtruth', 'read_label_map', 'read_movie_list',
     'read_person_box_csv', 'read_person_detections', 'read_proposals_pkl', 'rows_from_text',
     'to_coco_results', 'validate_min_json', 'write_box_csv', 'write_ground_truth_csv',

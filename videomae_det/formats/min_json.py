@@ -181,6 +181,16 @@ def keyframe_image_ids(data: dict) -> Dict[Tuple[str, int], int]:
     return {(img['movie'], int(img['timestamp'])): int(img['id']) for img in data['images']}
 
 
+
+def person_boxes_by_image(data: dict) -> Dict[int, List[List[float]]]:
+    """image id -> the ground-truth person boxes of a ``*_min.json`` dict, each
+    [x1, y1, x2, y2] in absolute pixels (from the annotations' [x, y, w, h])."""
+    boxes: Dict[int, List[List[float]]] = {}
+    for ann in data.get('annotations', []):
+        x, y, w, h = ann['bbox']
+        boxes.setdefault(int(ann['image_id']), []).append([x, y, x + w, y + h])
+    return boxes
+
 # --------------------------------------------------------------------------- validation
 def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
