@@ -104,7 +104,4 @@ def results(tmp_path_factory):
 
 @pytest.mark.parametrize('case', CASES, ids=[c.name for c in CASES])
 def test_bad_input(case, results):
-    if case.name == 'checkpoint of another architecture' and results[case.name]['code'] == 1:
-        pytest.xfail('one message for a wrong-architecture checkpoint: issue 12 (strict '
-                     'loading) has not landed in this tree')
     check_case(case, results[case.name])
