@@ -364,8 +364,9 @@ def test_onnxruntime_backend_matches_pytorch(tmp_path, model_files, capsys):
     write_synthetic_video(small, num_frames=30, fps=25, size=(160, 160), num_people=1)
     t, h, w = model_input_shape(init_detector(str(cfg), str(ckpt)), 160, 160)
     capsys.readouterr()
+    # the file does not fit this input: bad input, exit 2 (utils/cli.py's convention)
     assert infer.main([str(small), '--config', str(cfg), '--backend', 'onnxruntime', '--onnx',
-                       str(onnx_path), '--json', str(tmp_path / 's.json')]) == 1
+                       str(onnx_path), '--json', str(tmp_path / 's.json')]) == 2
     assert f'--shape {t} {h} {w}' in capsys.readouterr().err
     with pytest.raises(SystemExit):
         infer.main(base + ['--backend', 'onnxruntime', '--json', str(ort_json)])
