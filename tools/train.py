@@ -2,6 +2,7 @@
 
     python tools/train.py configs/ava/vit_b.py
     python tools/train.py configs/mini_ava/vit_tiny.py --work-dir work_dirs/mini --amp
+    python tools/train.py CONFIG --precision auto      # bf16 where the CPU/GPU has it natively
     python tools/train.py CONFIG --resume              # latest checkpoint of the work dir
     python tools/train.py CONFIG --resume work_dirs/x/epoch_3.pth
     torchrun --nproc-per-node 8 tools/train.py CONFIG --launcher pytorch
@@ -30,11 +31,13 @@ from mmengine.config import Config, DictAction
 
 from videomae_det.engine.config_checks import (ConfigError, check_class_sets, check_data_paths,
                                                check_pretrained,
-                                               enable_amp, load_config)
+                                               enable_amp, load_config,
+                                               set_training_precision)
 from videomae_det.engine.distributed import init_cpu_process_group, shutdown_process_group
 from videomae_det.engine.runner import DetectorRunner
 from videomae_det.engine.work_dir import WorkDirLock, find_latest_checkpoint
 from videomae_det.utils import cli
+from videomae_det.utils.precision import PRECISIONS
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -45,7 +48,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--resume', nargs='?', const='auto', default=None, metavar='CKPT',
                         help='resume from CKPT, or without a path from the latest checkpoint '
                         'of the work dir')
-    parser.add_argument('--amp', action='store_true', help='mixed-precision training')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed-precision training: float16 on CUDA, bfloat16 on a CPU')
+    parser.add_argument('--precision', choices=PRECISIONS, default='fp32',
+                        help='fp32 (default); bf16: bfloat16 autocast (weights and optimizer '
+                        'states stay float32); auto: bf16 where the device multiplies '
+                        'bfloat16 natively (CPUs with AVX512-BF16/AMX, recent GPUs), else fp32')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         metavar='KEY=VALUE', help='override config entries, e.g. '
                         'train_dataloader.batch_size=2 model.backbone.pretrained=None')
@@ -63,8 +71,15 @@ def build_config(args: argparse.Namespace) -> Config:
     cfg.launcher = args.launcher
     name = osp.splitext(osp.basename(args.config))[0]
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join('work_dirs', name)
+    if args.amp and args.precision != 'fp32':
+        raise cli.UsageError(f'--amp and --precision {args.precision}: give one of them '
+                             f'(--amp is float16 on CUDA, bfloat16 on a CPU)')
     if args.amp:
         enable_amp(cfg)
+    else:
+        used = set_training_precision(cfg, args.precision)
+        if args.precision == 'auto':
+            print(f'--precision auto: training in {used}', file=sys.stderr)
     if args.resume is not None:
         cfg.resume = True
         if args.resume == 'auto':

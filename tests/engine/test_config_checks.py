@@ -8,7 +8,8 @@ from mmengine.config import Config
 from videomae_det.engine.amp import CPUAmpOptimWrapper
 from videomae_det.engine.config_checks import (ConfigError, DataNotFoundError, check_data_paths,
                                                check_option_keys, check_option_values,
-                                               check_pretrained, enable_amp, load_config)
+                                               check_pretrained, enable_amp, load_config,
+                                               set_training_precision)
 
 CONFIG = '''
 from torch.optim import AdamW
@@ -126,3 +127,26 @@ def test_amp_on_cpu_runs_the_forward_in_bfloat16(config_file):
     with wrapper.optim_context(layer):
         out = layer(torch.randn(2, 4))
     assert out.dtype == torch.bfloat16 and layer.weight.dtype == torch.float32
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU path of --precision')
+@pytest.mark.parametrize('native', [True, False])
+def test_training_precision_fp32_bf16_auto_on_cpu(config_file, monkeypatch, native):
+    """fp32 leaves the optimizer wrapper alone; bf16 is the bfloat16 autocast wrapper;
+    auto follows whether the CPU multiplies bfloat16 natively."""
+    import videomae_det.utils.precision as precision
+    monkeypatch.setattr(precision, 'native_bf16_cpu', lambda *a, **k: native)
+    plain = load_config(str(config_file)).optim_wrapper.get('type')
+    assert plain is not CPUAmpOptimWrapper
+    cfg = load_config(str(config_file))
+    assert set_training_precision(cfg, 'fp32') == 'fp32'
+    assert cfg.optim_wrapper.get('type') is plain
+    cfg = load_config(str(config_file))
+    assert set_training_precision(cfg, 'bf16') == 'bf16'
+    assert cfg.optim_wrapper.type is CPUAmpOptimWrapper
+    cfg = load_config(str(config_file))
+    expected = 'bf16' if native else 'fp32'
+    assert set_training_precision(cfg, 'auto') == expected
+    assert (cfg.optim_wrapper.get('type') is CPUAmpOptimWrapper) == native
+    with pytest.raises(ValueError, match='precision must be one of'):
+        set_training_precision(load_config(str(config_file)), 'fp16')

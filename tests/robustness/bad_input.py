@@ -40,8 +40,25 @@ def snapshot():
     return files
 
 
+def forget_mmengine_instances():
+    """A fresh process starts with none: two runs of one config in the same second share
+    the Runner's name, and mmengine warns on stderr about the second DefaultScope, MMLogger
+    and Visualizer of that name, which a user's own process never does."""
+    utils = sys.modules.get('mmengine.utils')
+    if utils is None:
+        return
+    classes = [utils.ManagerMixin]
+    while classes:
+        cls = classes.pop()
+        classes.extend(cls.__subclasses__())
+        instances = cls.__dict__.get('_instance_dict')
+        if instances is not None:
+            instances.clear()
+
+
 results = []
 for case in json.load(open(cases_file)):
+    forget_mmengine_instances()
     before = snapshot()
     sys.argv = [tool] + case['argv']
     out, err = io.StringIO(), io.StringIO()

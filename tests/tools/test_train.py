@@ -43,6 +43,9 @@ def test_config_typos_give_one_clear_error(in_mini_ava_workspace, mini_config, t
     assert 'AVARoIHeadd' in capsys.readouterr().err
     assert train.main([mini_config, '--resume', 'nowhere/epoch_1.pth']) == 2
     assert 'nowhere/epoch_1.pth' in capsys.readouterr().err
+    # two precision switches that could disagree: one clear error, not a silent pick
+    assert train.main([mini_config, '--amp', '--precision', 'bf16']) == 2
+    assert '--amp and --precision bf16' in capsys.readouterr().err
 
 
 @pytest.mark.slow

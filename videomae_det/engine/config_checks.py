@@ -166,6 +166,26 @@ def enable_amp(cfg: Config) -> None:
         cfg.optim_wrapper.type = CPUAmpOptimWrapper
 
 
+def set_training_precision(cfg: Config, precision: str) -> str:
+    """``tools/train.py --precision``: ``fp32`` leaves the config as it is; ``bf16`` runs
+    the forward under bfloat16 autocast (mmengine's ``AmpOptimWrapper`` with
+    ``dtype='bfloat16'`` on CUDA, :class:`CPUAmpOptimWrapper` on a CPU-only machine;
+    bfloat16 needs no loss scale); ``auto`` is bf16 where the device multiplies bfloat16
+    natively (:func:`videomae_det.utils.precision.resolve_precision`), else fp32.
+    Returns the precision used."""
+    from videomae_det.utils.precision import resolve_precision
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    used = resolve_precision(precision, device)
+    if used == 'bf16':
+        if device == 'cuda':
+            cfg.optim_wrapper.type = AmpOptimWrapper
+            cfg.optim_wrapper.dtype = 'bfloat16'
+            cfg.optim_wrapper.pop('loss_scale', None)
+        else:
+            cfg.optim_wrapper.type = CPUAmpOptimWrapper
+    return used
+
+
 def _resolve(root: Optional[str], path: str) -> str:
     # mmengine's BaseDataset joins a relative ann_file with data_root; do the same
     return path if osp.isabs(path) or not root else osp.join(root, path)
