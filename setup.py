@@ -22,7 +22,7 @@ TOOL_PACKAGES, TOOL_DIRS = bundled('tools')
 CONFIG_PACKAGES, CONFIG_DIRS = bundled('configs')
 
 # The runtime set is pinned: these versions are known to install together in one pip
-# command and to run every tool of the project (see README, "Install").
+# command and to run every tool of the project (see docs/install.md).
 RUNTIME = [
     'torch==2.14.1',
     'torchvision==0.29.1',
@@ -73,7 +73,8 @@ setup(
     # onnx: class ids/names written into exported ONNX files (tools/export_onnx.py);
     # torchcodec: a third decoder; needs the system's FFmpeg 4-9 libraries (apt install
     # libavcodec59 libavformat59 libavutil57 libswscale6 libavdevice59 libavfilter8)
+    # docs: the MkDocs site of docs/ (mkdocs.yml; CI runs `mkdocs build --strict`)
     extras_require={'test': TEST, 'export': ['onnx==1.23.2'],
-                    'torchcodec': ['torchcodec==0.17.0']},
+                    'torchcodec': ['torchcodec==0.17.0'], 'docs': ['mkdocs==1.6.1']},
     license='Apache-2.0',
 )

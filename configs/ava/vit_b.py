@@ -34,7 +34,7 @@ max_epochs, warmup_epochs = 30, 5
 # The classes the head predicts: None = AVA's 80 actions (the recipe trains all 80 and the
 # evaluation scores the official 60, `eval_label_map` below). For your own classes give a
 # label map file (pbtxt) or {id: name}; the head width, labels, metric, result files and
-# names all follow it (README "Your own dataset").
+# names all follow it (docs/custom_dataset.md).
 label_map = None
 
 # ---- model

@@ -1,5 +1,5 @@
 # Your own classes: the mini-AVA model on a dataset with a class set unlike AVA's — five
-# classes with ids 3, 17, 42, 108, 250 (README "Your own dataset"). The label map decides
+# classes with ids 3, 17, 42, 108, 250 (docs/custom_dataset.md). The label map decides
 # everything class-related: the head has 5 outputs, labels/metric/results/names follow it.
 #
 #   python tools/data/make_mini_ava.py data/mini_custom5 --classes custom5
@@ -8,7 +8,7 @@
 #
 # For your data: point data_root and label_map at it. To start from a detector trained on
 # another class set (e.g. AVA), set load_from to its checkpoint: the head rows of the
-# classes both share are copied (model.warm_start, README "Your own dataset").
+# classes both share are copied (model.warm_start, docs/custom_dataset.md).
 from mmengine.config import read_base
 
 with read_base():

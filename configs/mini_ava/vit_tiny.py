@@ -6,7 +6,7 @@
 # 224 pixels is about 6 patches of 16 tall; a mini-AVA person at 112 pixels is 25-60 pixels,
 # i.e. 2-4 patches of 16 and one wide, too coarse to see a limb move: with 16-pixel patches
 # the model stayed near chance on the movement classes, whether fed clips or a still
-# keyframe (README, "Results on mini-AVA"). 8-pixel patches give the person the token count
+# keyframe (docs/training.md, "Results on mini-AVA"). 8-pixel patches give the person the token count
 # it has in real AVA.
 #
 #   python tools/data/make_mini_ava.py data/mini_ava

@@ -9,7 +9,7 @@
 #   python tools/train.py configs/mini_ava/vit_tiny.py \
 #       --cfg-options model.backbone.pretrained=work_dirs/mini_ava/epoch_5.pth
 #
-# Results of that comparison (and of a 30-epoch pretraining): README, "Pretraining".
+# Results of that comparison (and of a 30-epoch pretraining): docs/pretraining.md.
 from mmengine.config import read_base
 
 with read_base():

@@ -177,7 +177,7 @@ def test_batch_size_and_precision(tmp_path, model_files):
     assert [r[0] for r in split[0]] == [r[0] for r in split[1]]
     diffs = [abs(float(a[1]) - float(b[1])) for a, b in zip(*split)]
     # bfloat16 keeps 8 significant bits; this random checkpoint's classifier (std 0.5) spreads
-    # the logits wide, which magnifies that rounding (the trained-model mAP is in README)
+    # the logits wide, which magnifies that rounding (the trained-model mAP is in docs/training.md)
     assert max(diffs) < 0.06 and sum(diffs) / len(diffs) < 0.01 and any(d > 0 for d in diffs)
     with pytest.raises(SystemExit):
         infer.parse_args([str(video), '--config', str(cfg), '--checkpoint', str(ckpt),

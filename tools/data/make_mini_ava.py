@@ -1,4 +1,4 @@
-"""Generate mini-AVA, the synthetic dataset in the AVA layout (see README "Data").
+"""Generate mini-AVA, the synthetic dataset in the AVA layout (see docs/data.md).
 
     python tools/data/make_mini_ava.py                      # data/mini_ava, default size
     python tools/data/make_mini_ava.py OUT_DIR --size tiny --seed 1

@@ -216,7 +216,7 @@ class AVAVideoDataset(BaseDataset):
         if not os.path.isdir(self._layout.root):
             raise FileNotFoundError(
                 f'{self.layout} folder {self._layout.root} not found (data_root '
-                f'{self.data_root!r}); see README "Data" to prepare it')
+                f'{self.data_root!r}); see docs/data.md to prepare it')
         if self.skip_missing:
             data_list = self._drop_missing(data_list)
         return data_list

@@ -15,7 +15,7 @@ time:
   motion; a raised still hand (no label) shadows every hand wave. People carry several
   labels at once (e.g. stand + hand wave + talk to).
 
-Layout written under ``out_dir`` (the same as real AVA, see README "Data")::
+Layout written under ``out_dir`` (the same as real AVA, see docs/data.md)::
 
     clips/trainval/<movie>/<sec>.mp4             1-second clips, 160x120, 25 fps, H.264,
                                                  seconds 900 .. 900 + duration - 1

@@ -1,7 +1,7 @@
 """The ``*_min.json`` annotation files (COCO-like, VAD/AlphAction style): build, read,
 validate.
 
-Layout (README, section "Data")::
+Layout (docs/data.md)::
 
     {"images": [{"id", "movie", "timestamp", "width", "height", "img_path", "video_path"}],
      "annotations": [{"id", "image_id", "person_id", "category_id": 1, "action_ids",
