@@ -31,7 +31,6 @@ from typing import Dict, List, Optional
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source checkout
 
 from mmengine.config import DictAction  # noqa: E402
-from tqdm import tqdm  # noqa: E402
 
 from videomae_det.datasets.layouts import (MissingClipError, build_layout,  # noqa: E402
                                            sampling_times)
@@ -42,6 +41,7 @@ from videomae_det.formats import (AVAFormatError, check_min_json, load_json,  # 
                                   read_person_detections)
 from videomae_det.utils import cli  # noqa: E402
 from videomae_det.utils.atomic import atomic_write_text  # noqa: E402
+from videomae_det.utils.progress import progress_bar  # noqa: E402
 
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -257,8 +257,9 @@ def main(argv=None) -> int:
         pool = ProcessPoolExecutor(max_workers=args.workers) if args.workers > 1 else None
         results = pool.map(_verify, jobs, chunksize=16) if pool else map(_verify, jobs)
         try:
-            for path, problem in tqdm(results, total=len(jobs), desc='decoding', unit='file',
-                                      disable=len(jobs) < 50):
+            for path, problem in progress_bar(results, total=len(jobs), desc='decoding',
+                                              unit='file',
+                                              disable=True if len(jobs) < 50 else None):
                 verified += 1
                 if problem:
                     checker.add(f'undecodable: {path}: {problem}')

@@ -40,7 +40,6 @@ import time
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from videomae_det.apis import (build_person_detector, count_keyframes, detect_video,
                                init_detector, label_names_of, write_ava_csv,
@@ -55,6 +54,7 @@ from videomae_det.tracking import (KeyframeTracker, TrackScoreSmoother, track_se
                                    write_timeline)
 from videomae_det.utils import cli
 from videomae_det.utils.precision import PRECISIONS, in_precision, resolve_precision
+from videomae_det.utils.progress import progress_bar
 from videomae_det.visualization import StreamingVideoWriter, draw_detections
 
 
@@ -269,8 +269,8 @@ def infer_video(args: argparse.Namespace, model, detector) -> dict:
     stream_stats = StreamStats()
     total = (count_keyframes(args.video, model, args.keyframe_interval)
              if isinstance(source, FileSource) else None)
-    bar = tqdm(total=total, unit='keyframe', desc=Path(str(args.video)).name,
-               disable=getattr(source, 'live', False))
+    bar = progress_bar(total=total, unit='keyframe', desc=Path(str(args.video)).name,
+                       disable=True if getattr(source, 'live', False) else None)
     gen = detect_video(model, source, detector, args.keyframe_interval, args.threshold,
                        video_id=video_id, time_offset=args.time_offset,
                        action_ids=label_names.keys(),

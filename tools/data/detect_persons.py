@@ -270,8 +270,8 @@ def _pooled(pool, todo):
 def _progress(iterable, total: int, initial: int, enabled: bool):
     if not enabled:
         return iterable
-    from tqdm import tqdm
-    return tqdm(iterable, total=total, initial=initial, desc='keyframes', unit='kf')
+    from videomae_det.utils.progress import progress_bar
+    return progress_bar(iterable, total=total, initial=initial, desc='keyframes', unit='kf')
 
 
 def main(argv=None) -> int:

@@ -51,6 +51,7 @@ from videomae_det.formats import (build_min_json, keyframe_image_ids, read_groun
                                   write_label_map)
 from videomae_det.datasets.video_io import H264_ARGS, ffmpeg_exe, one_second_segment_args
 from videomae_det.utils.atomic import atomic_open
+from videomae_det.utils.progress import progress_bar
 
 FRAME_W, FRAME_H = 160, 120  # stored clip size (pixels)
 FPS = 25
@@ -788,5 +789,4 @@ def _previous_movies(out_dir: Path) -> List[str]:
 def _progress(iterable, total: int, enabled: bool):
     if not enabled:
         return iterable
-    from tqdm import tqdm
-    return tqdm(iterable, total=total, desc='mini-AVA movies', unit='movie')
+    return progress_bar(iterable, total=total, desc='mini-AVA movies', unit='movie')

@@ -23,13 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # run from a source checkout
 
-from tqdm import tqdm  # noqa: E402
-
 from videomae_det.datasets.layouts import MissingClipError, build_layout  # noqa: E402
 from videomae_det.datasets.video_io import VideoDecodeError  # noqa: E402
 from videomae_det.formats import (AVAFormatError, build_min_json,  # noqa: E402
                                   read_ground_truth_csv, read_movie_list, write_json)
 from videomae_det.utils import cli  # noqa: E402
+from videomae_det.utils.progress import progress_bar  # noqa: E402
 
 
 def add_layout_args(parser: argparse.ArgumentParser) -> None:
@@ -89,7 +88,8 @@ def main(argv=None) -> int:
         return 2  # bad input (tools' exit codes: videomae_det/utils/cli.py)
     movies = sorted({m for m, _ in gt.keyframes})
     sizes, failures = {}, []
-    for movie in tqdm(movies, desc='frame sizes', unit='movie', disable=len(movies) < 20):
+    for movie in progress_bar(movies, desc='frame sizes', unit='movie',
+                              disable=True if len(movies) < 20 else None):
         try:
             sizes[movie] = layout.frame_size(movie)
         except (MissingClipError, VideoDecodeError) as e:

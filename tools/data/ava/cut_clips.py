@@ -20,12 +20,11 @@ from typing import List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # run from a source checkout
 
-from tqdm import tqdm  # noqa: E402
-
 from videomae_det.datasets.video_io import (H264_ARGS, VideoDecodeError,  # noqa: E402
                                             ffmpeg_exe, one_second_segment_args, verify_video,
                                             video_info)
 from videomae_det.utils import cli  # noqa: E402
+from videomae_det.utils.progress import progress_bar  # noqa: E402
 
 VIDEO_EXTS = ('.mp4', '.mkv', '.webm', '.avi', '.mov', '.m4v')
 
@@ -126,8 +125,8 @@ def main(argv=None) -> int:
     else:
         pool, results = None, (cut_movie(*job) for job in jobs)
     try:
-        for _, n_made, n_skipped, errs in tqdm(results, total=len(jobs), desc='cutting',
-                                               unit='movie'):
+        for _, n_made, n_skipped, errs in progress_bar(results, total=len(jobs),
+                                                       desc='cutting', unit='movie'):
             made, skipped = made + n_made, skipped + n_skipped
             errors += errs
     finally:
