@@ -2,6 +2,7 @@
 
     python tools/quickstart.py                       # about 10-15 minutes on 2 CPU cores
     python tools/quickstart.py --size tiny --pretrain-epochs 1 --epochs 1   # a smoke run
+    python tools/quickstart.py --precision auto      # bf16 where the CPU/GPU runs it natively
 
 Steps (each is one of the project's tools, run as a subprocess so the output is exactly
 what a user sees running it by hand):
@@ -33,11 +34,14 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
+import torch
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a source checkout
 
 from videomae_det.utils import atomic_write_text  # noqa: E402
 from videomae_det.utils import cli  # noqa: E402
+from videomae_det.utils.precision import PRECISIONS, resolve_precision  # noqa: E402
 
 DATA_ROOT = Path('data/mini_ava')  # what configs/mini_ava and configs/pretrain/mini_ava.py read
 PRETRAIN_CONFIG = REPO / 'configs/pretrain/mini_ava.py'
@@ -66,6 +70,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                              "(default: the detector config's)")
     parser.add_argument('--skip-static', action='store_true',
                         help='do not train the static baseline (summary records null)')
+    parser.add_argument('--precision', choices=PRECISIONS, default='fp32',
+                        help='precision of every step (training, evaluation, inference): '
+                             'fp32 (default), bf16, or auto = bf16 where the device runs '
+                             'it natively (AVX512-BF16/AMX CPUs, recent GPUs)')
     return parser.parse_args(argv)
 
 
@@ -127,13 +135,13 @@ def stitch_movie(movie: str, out_path: Path) -> None:
 
 
 def evaluate(steps: Step, config: Path, checkpoint: Path, run_dir: Path, count_step: bool,
-             plot: Optional[Path] = None) -> dict:
+             precision: str, plot: Optional[Path] = None) -> dict:
     """tools/test.py writes the val detections CSV (``<run_dir>/val_results.csv``) and prints
     the per-class table; tools/eval_ava.py scores that file into ``<run_dir>/val_report.json``
     (and the AP bar chart). Returns the report."""
     results_csv, report = run_dir / 'val_results.csv', run_dir / 'val_report.json'
     test = [sys.executable, REPO / 'tools/test.py', config, checkpoint, '--out', results_csv,
-            '--work-dir', run_dir / 'test']
+            '--work-dir', run_dir / 'test', '--precision', precision]
     if count_step:
         steps.run('test', f'Evaluate {checkpoint.name} on mini-AVA val', test)
     else:
@@ -183,6 +191,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     steps = Step(total=6, timings=timings)
     start = time.time()
     annotations = DATA_ROOT / 'annotations'
+    precision = resolve_precision(args.precision, 'cuda' if torch.cuda.is_available() else 'cpu')
+    if args.precision == 'auto':
+        print(f'--precision auto: every step runs in {precision}')
+    in_precision = ['--precision', precision]
     try:
         if mini_ava_ready(args.size, args.seed):
             steps.index += 1
@@ -195,13 +207,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         pretrain_dir = work_dir / 'pretrain'
         steps.run('pretrain', 'VideoMAE pretraining with tube masking (mask ratio 0.9)', [
             py, REPO / 'tools/train.py', PRETRAIN_CONFIG, '--work-dir', pretrain_dir,
-            *cfg_options(PRETRAIN_CONFIG, args.pretrain_epochs)])
+            *in_precision, *cfg_options(PRETRAIN_CONFIG, args.pretrain_epochs)])
         encoder = latest_checkpoint(pretrain_dir, 'epoch_*.pth')
 
         detector_dir = work_dir / 'detector'
         steps.run('finetune', f'Fine-tune the action detector from {encoder}', [
             py, REPO / 'tools/train.py', DETECTOR_CONFIG, '--work-dir', detector_dir,
-            *cfg_options(DETECTOR_CONFIG, args.epochs, encoder)])
+            *in_precision, *cfg_options(DETECTOR_CONFIG, args.epochs, encoder)])
         best = latest_checkpoint(detector_dir, 'best_*.pth')
 
         static_map = None
@@ -212,13 +224,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             static_dir = work_dir / 'static_baseline'
             steps.run('static', 'Static baseline: the same detector fed repeated keyframes', [
                 py, REPO / 'tools/train.py', STATIC_CONFIG, '--work-dir', static_dir,
-                *cfg_options(STATIC_CONFIG, args.epochs, encoder)])
+                *in_precision, *cfg_options(STATIC_CONFIG, args.epochs, encoder)])
             static_best = latest_checkpoint(static_dir, 'best_*.pth')
             static_map = evaluate(steps, STATIC_CONFIG, static_best, static_dir,
-                                  count_step=False)['mAP']
+                                  count_step=False, precision=precision)['mAP']
 
         val_report = evaluate(steps, DETECTOR_CONFIG, best, detector_dir, count_step=True,
-                              plot=work_dir / 'val_ap.png')
+                              precision=precision, plot=work_dir / 'val_ap.png')
 
         movie = first_val_movie()
         movie_path = work_dir / 'inference' / f'{movie}.mp4'
@@ -232,7 +244,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             '--detector', 'file', '--boxes', DATA_ROOT / 'boxes/ava_val_det_person_bbox.json',
             '--boxes-images', annotations / 'ava_val_v2.2_min.json',
             '--det-score-thr', '0.8',  # the boxes validation keeps
-            '--time-offset', '900'])  # mini-AVA movies start at second 900, like AVA's
+            '--time-offset', '900',  # mini-AVA movies start at second 900, like AVA's
+            *in_precision])
     except (QuickstartError, subprocess.CalledProcessError) as err:
         print(f'\nquickstart stopped: {err}', file=sys.stderr)
         return 1
@@ -249,6 +262,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         ap_plot=str(work_dir / 'val_ap.png'),
         annotated_video=str(annotated),
         mini_ava=dict(root=str(DATA_ROOT), size=args.size, seed=args.seed),
+        precision=precision,
         seconds=dict(timings, total=round(time.time() - start, 1)),
     )
     atomic_write_text(work_dir / 'summary.json', json.dumps(summary, indent=2) + '\n')

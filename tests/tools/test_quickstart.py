@@ -6,8 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from videomae_det.datasets.video_io import video_info
+from videomae_det.utils.precision import resolve_precision
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -16,11 +18,18 @@ REPO = Path(__file__).resolve().parents[2]
 def test_quickstart_runs_every_step_and_writes_summary(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(REPO / 'tools/quickstart.py'), '--size', 'tiny',
-         '--pretrain-epochs', '1', '--epochs', '2'],
+         '--pretrain-epochs', '1', '--epochs', '2', '--precision', 'auto'],
         cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for step in range(1, 7):
         assert f'[{step}/6]' in proc.stdout
+    # auto is resolved once (bf16 on a CPU with AMX/AVX512-BF16, else fp32) and every
+    # training, evaluation and inference command of the printed steps runs in it
+    used = resolve_precision('auto', 'cuda' if torch.cuda.is_available() else 'cpu')
+    commands = [line for line in proc.stdout.splitlines() if line.startswith('    $ ')
+                and any(f'tools/{t}.py' in line for t in ('train', 'test', 'infer'))]
+    assert len(commands) == 5, commands  # pretrain, finetune, static, test, infer
+    assert all(f'--precision {used}' in c for c in commands), commands
 
     work_dir = tmp_path / 'work_dirs' / 'quickstart'
     summary = json.loads((work_dir / 'summary.json').read_text())
@@ -35,6 +44,7 @@ def test_quickstart_runs_every_step_and_writes_summary(tmp_path):
     report = json.loads((work_dir / 'detector' / 'val_report.json').read_text())
     assert summary['val_mAP'] == report['mAP']
     assert set(summary['per_class_AP']) == set(report['per_class'])
+    assert summary['precision'] == used
 
     # inference covered the whole stitched movie: 8 s at 25 fps, frame for frame
     movie = tmp_path / summary['annotated_video']
