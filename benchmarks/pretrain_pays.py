@@ -59,6 +59,7 @@ PRETRAIN_DATA = dict(ava='data/mini_ava', kinetics='data/mini_kinetics')
 INITS = ('scratch', 'ava', 'kinetics')
 MOVEMENT_CLASSES = (FALL, JUMP, RUN, WALK, HAND_WAVE)
 RESULT = 'pretrain_pays_result.json'  # written into a fine-tuning work dir when it is done
+PRETRAIN_RECORD = 'pretrain_pays_command.json'  # ... and into a pretraining one
 
 
 def parse_args(argv=None):
@@ -85,6 +86,8 @@ def parse_args(argv=None):
     parser.add_argument('--work-root', default='work_dirs/pretrain_pays')
     parser.add_argument('--fresh', action='store_true', help='re-run finished runs too')
     parser.add_argument('--dry-run', action='store_true', help='print the commands only')
+    parser.add_argument('--report-only', action='store_true',
+                        help='run nothing: report the finished runs, list the missing ones')
     parser.add_argument('--out', default='benchmarks/results/pretrain_pays.json')
     return parser.parse_args(argv)
 
@@ -173,6 +176,8 @@ def pretrain(name: str, args, epochs_kept: Sequence[int]) -> Dict[int, Path]:
     if not args.fresh and all(p.is_file() for p in ckpts.values()):
         print(f'[pretrain {name}] reusing {work}')
         return ckpts
+    if args.report_only:
+        return ckpts
     if not (Path(PRETRAIN_DATA[name]) / ('mini_ava_info.json' if name == 'ava'
                                           else 'mini_kinetics_info.json')).is_file():
         raise FileNotFoundError(f'{PRETRAIN_DATA[name]} is missing: make it first (see the '
@@ -183,13 +188,23 @@ def pretrain(name: str, args, epochs_kept: Sequence[int]) -> Dict[int, Path]:
         f'default_hooks.checkpoint.interval={_gcd(kept)}',
         'default_hooks.checkpoint.max_keep_ckpts=-1', *args.pretrain_options]
     print(f'[pretrain {name}] {epochs} epochs, target {args.norm_target}')
-    run(train_command(config, work, options, args.pretrain_precision), work / 'train.log',
-        args.dry_run)
+    cmd = train_command(config, work, options, args.pretrain_precision)
+    seconds = run(cmd, work / 'train.log', args.dry_run)
+    if not args.dry_run:
+        atomic_write_text(work / PRETRAIN_RECORD, json.dumps(
+            dict(command=cmd[1:], seconds=round(seconds), epochs=epochs), indent=1))
     return ckpts
 
 
-def finetune(tag: str, seed: int, checkpoint: Optional[Path], args) -> dict:
-    """Run (or reuse) one fine-tuning; returns its summary (see :func:`summarise`)."""
+def pretrain_record(name: str, args) -> Optional[dict]:
+    """What :func:`pretrain` recorded about the run (its command and wall time)."""
+    path = Path(args.work_root) / f'pretrain_{name}' / PRETRAIN_RECORD
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def finetune(tag: str, seed: int, checkpoint: Optional[Path], args) -> Optional[dict]:
+    """Run (or reuse) one fine-tuning; returns its summary (see :func:`summarise`), or
+    None for a run that ``--report-only`` finds missing."""
     work = Path(args.work_root) / f'ft_{tag}_s{seed}'
     done = work / RESULT
     options = schedule_options(DETECTOR_CONFIG, args.ft_epochs) + [f'randomness.seed={seed}']
@@ -201,6 +216,9 @@ def finetune(tag: str, seed: int, checkpoint: Optional[Path], args) -> dict:
         if result.get('command') == cmd[1:]:
             print(f'[finetune {tag} seed {seed}] reusing {work}')
             return result
+    if args.report_only:
+        print(f'[finetune {tag} seed {seed}] missing')
+        return None
     print(f'[finetune {tag} seed {seed}]')
     seconds = run(cmd, work / 'train.log', args.dry_run)
     if args.dry_run:
@@ -250,11 +268,13 @@ def main(argv=None):
             results.append(finetune(init, seed, ckpt, args))
     for epoch in args.curve:
         if 'kinetics' in args.inits and epoch != max(checkpoints['kinetics']):
-            curve.append(dict(finetune(f'kinetics_ep{epoch}', args.seeds[0],
-                                       checkpoints['kinetics'][epoch], args),
-                              pretrain_epochs=epoch))
+            result = finetune(f'kinetics_ep{epoch}', args.seeds[0],
+                              checkpoints['kinetics'][epoch], args)
+            if result is not None:
+                curve.append(dict(result, pretrain_epochs=epoch))
     if args.dry_run:
         return 0
+    results = [r for r in results if r is not None]
     print(table(results))
     for r in curve:
         print(f"mini-Kinetics pretraining epoch {r['pretrain_epochs']}: fine-tuned val mAP "
@@ -267,7 +287,9 @@ def main(argv=None):
         pretrain_options=args.pretrain_options, seeds=args.seeds,
         machine=platform.processor() or platform.machine(), cpus=os.cpu_count(),
         omp_threads=os.environ.get('OMP_NUM_THREADS'), load_avg_1min=os.getloadavg()[0],
-        wall_seconds=round(time.time() - start), results=results, curve=curve,
+        wall_seconds=round(time.time() - start),
+        pretraining={name: pretrain_record(name, args) for name in checkpoints},
+        results=results, curve=curve,
         mean_mAP={k: statistics.mean(v) for k, v in by_init.items() if v})
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
