@@ -48,6 +48,20 @@ def test_config_typos_give_one_clear_error(in_mini_ava_workspace, mini_config, t
     assert '--amp and --precision bf16' in capsys.readouterr().err
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU path of --precision')
+@pytest.mark.parametrize('flags', [['--precision', 'bf16'], ['--amp']])
+def test_emulated_bf16_training_is_warned_about(mini_config, tool, monkeypatch, capsys, flags):
+    """bf16 autocast on a CPU without bf16 instructions is several times slower than fp32:
+    the user hears it before training starts (auto would have picked fp32)."""
+    import videomae_det.utils.precision as precision
+    train = tool('train')
+    for native in (False, True):
+        monkeypatch.setattr(precision, 'native_bf16_cpu', lambda *a, **k: native)
+        train.build_config(train.parse_args([mini_config, *flags]))
+        err = capsys.readouterr().err
+        assert ('warning: bf16 on this CPU is emulated' in err) == (not native), err
+
+
 @pytest.mark.slow
 def test_training_writes_self_describing_best_checkpoint(in_mini_ava_workspace, tiny_options,
                                                           tool, mini_config):

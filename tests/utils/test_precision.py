@@ -40,6 +40,17 @@ def test_auto_picks_bf16_only_on_native_cpus(monkeypatch, native, expected):
     assert precision.resolve_precision('fp32', 'cpu') == 'fp32'
 
 
+@pytest.mark.parametrize('native', [True, False])
+def test_emulated_bf16_is_warned_about_only_where_it_is_slow(monkeypatch, native):
+    monkeypatch.setattr(precision, 'native_bf16_cpu', lambda: native)
+    warning = precision.emulated_bf16_warning('bf16', 'cpu')
+    assert (warning is not None) == (not native)
+    if warning:
+        assert warning.startswith('warning: bf16 on this CPU is emulated') and 'auto' in warning
+    assert precision.emulated_bf16_warning('fp32', 'cpu') is None
+    assert precision.emulated_bf16_warning('bf16', 'cuda') is None
+
+
 def test_unknown_precision_is_named():
     with pytest.raises(ValueError, match="fp32, bf16, auto; got 'fp16'"):
         precision.resolve_precision('fp16', 'cpu')

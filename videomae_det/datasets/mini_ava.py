@@ -474,6 +474,13 @@ class MovieSpec:
     split: str
     index: int  # position among all movies (seeds the movie's random stream)
     duration: int
+    # which family of random streams: 0 = mini-AVA's ([seed, index], unchanged since the
+    # first release); another value gives [seed, stream, index], a separate family (the
+    # unlabelled mini-Kinetics draws its movies there so none repeats a mini-AVA movie)
+    stream: int = 0
+
+    def rng_key(self, seed: int) -> List[int]:
+        return [seed, self.index] if self.stream == 0 else [seed, self.stream, self.index]
 
 
 @dataclass
@@ -489,11 +496,11 @@ class KeyframePerson:
     shirt: Tuple[int, int, int] = (0, 0, 0)  # RGB (the custom100 class set reads it)
 
 
-def _simulate_and_render(spec: MovieSpec, seed: int,
-                         clip_dir: Path) -> Dict[int, List[KeyframePerson]]:
-    """Render one movie into 1-second clips under ``clip_dir/<movie>/``; return the people
-    at each keyframe second."""
-    rng = np.random.default_rng([seed, spec.index])
+def _simulate_and_render(spec: MovieSpec, seed: int, clip_dir: Path,
+                         video_file: Optional[Path] = None) -> Dict[int, List[KeyframePerson]]:
+    """Render one movie into 1-second clips under ``clip_dir/<movie>/`` (or, given
+    ``video_file``, into that one mp4 instead); return the people at each keyframe second."""
+    rng = np.random.default_rng(spec.rng_key(seed))
     world_w, world_h = FRAME_W + 2 * MARGIN, FRAME_H + 2 * MARGIN
     background = _background(rng, world_w, world_h)
     cutaway_bg = _background(rng, world_w, world_h)
@@ -548,13 +555,19 @@ def _simulate_and_render(spec: MovieSpec, seed: int,
             off.append(MARGIN + int(round(max(-MARGIN + 1, min(MARGIN - 1, v)))))
         return off[0], off[1]
 
-    movie_dir = clip_dir / spec.name
-    tmp_dir = clip_dir / f'.{spec.name}.tmp'
-    shutil.rmtree(tmp_dir, ignore_errors=True)
-    tmp_dir.mkdir(parents=True)
+    # written under a temporary name and moved into place when complete
+    if video_file is None:
+        final, tmp = clip_dir / spec.name, clip_dir / f'.{spec.name}.tmp'
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        output = [*one_second_segment_args(FIRST_SEC, FPS), str(tmp / '%d.mp4')]
+    else:
+        final, tmp = video_file, video_file.with_name(f'.{video_file.stem}.tmp.mp4')
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        output = [str(tmp)]
     cmd = [ffmpeg_exe(), '-y', '-loglevel', 'error', '-f', 'rawvideo', '-pix_fmt', 'rgb24',
            '-s', f'{FRAME_W}x{FRAME_H}', '-r', str(FPS), '-i', '-', *H264_ARGS, '-crf', '20',
-           '-threads', '1', *one_second_segment_args(FIRST_SEC, FPS), str(tmp_dir / '%d.mp4')]
+           '-threads', '1', *output]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
 
     keyframes: Dict[int, List[KeyframePerson]] = {}
@@ -597,11 +610,19 @@ def _simulate_and_render(spec: MovieSpec, seed: int,
     except BaseException:
         proc.kill()
         proc.wait()
-        shutil.rmtree(tmp_dir, ignore_errors=True)
+        _remove(tmp)
         raise
-    shutil.rmtree(movie_dir, ignore_errors=True)
-    os.replace(tmp_dir, movie_dir)
+    _remove(final)
+    os.replace(tmp, final)
     return keyframes
+
+
+def _remove(path: Path) -> None:
+    """Delete a file or a folder tree if it is there."""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists():
+        path.unlink()
 
 
 def _keyframe_person(actor: Actor, index: int, t: float, prims, offset,
@@ -668,8 +689,27 @@ def _movie_names(rng, count: int) -> List[str]:
 
 
 def _render_task(args):
-    spec, seed, clip_dir = args
-    return _simulate_and_render(spec, seed, Path(clip_dir))
+    spec, seed, clip_dir, video_dir = args
+    video_file = None if video_dir is None else Path(video_dir) / f'{spec.name}.mp4'
+    return _simulate_and_render(spec, seed, Path(clip_dir), video_file)
+
+
+def render_movies(specs: Sequence[MovieSpec], seed: int, clip_dir: Path, workers: int = 2,
+                  progress: bool = False, video_dir: Optional[Path] = None,
+                  desc: str = 'mini-AVA movies') -> List[Dict[int, List[KeyframePerson]]]:
+    """Render every movie (in ``workers`` processes); returns each one's keyframe people.
+
+    Movies go to 1-second clips under ``clip_dir/<movie>/``, or with ``video_dir`` to one
+    ``video_dir/<movie>.mp4`` each. Each movie draws from its own random stream
+    (:meth:`MovieSpec.rng_key`), so the worker count does not change the files.
+    """
+    tasks = [(spec, seed, str(clip_dir), None if video_dir is None else str(video_dir))
+             for spec in specs]
+    if workers > 1 and len(specs) > 1:
+        ctx = multiprocessing.get_context('fork' if os.name == 'posix' else 'spawn')
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            return list(_progress(pool.map(_render_task, tasks), len(tasks), progress, desc))
+    return [_render_task(t) for t in _progress(tasks, len(tasks), progress, desc)]
 
 
 def generate_mini_ava(out_dir, seed: int = 0, size: str = 'default', workers: int = 2,
@@ -703,13 +743,7 @@ def generate_mini_ava(out_dir, seed: int = 0, size: str = 'default', workers: in
                                          movies=dict(pending=sorted(set(previous + names)))))
     for movie in previous:
         shutil.rmtree(clip_dir / movie, ignore_errors=True)
-    tasks = [(spec, seed, str(clip_dir)) for spec in specs]
-    if workers > 1 and len(specs) > 1:
-        ctx = multiprocessing.get_context('fork' if os.name == 'posix' else 'spawn')
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            results = list(_progress(pool.map(_render_task, tasks), len(tasks), progress))
-    else:
-        results = [_render_task(t) for t in _progress(tasks, len(tasks), progress)]
+    results = render_movies(specs, seed, clip_dir, workers, progress)
 
     ann_dir = out_dir / 'annotations'
     write_label_map(ann_dir / LABEL_MAP_NAME, classes)
@@ -771,22 +805,24 @@ def generate_mini_ava(out_dir, seed: int = 0, size: str = 'default', workers: in
     return info
 
 
-def _previous_movies(out_dir: Path) -> List[str]:
-    """Movie folders of an earlier mini-AVA in ``out_dir`` (to be replaced); refuses a
-    non-empty directory that is not a mini-AVA, so a wrong path never loses data."""
+def _previous_movies(out_dir: Path, info_name: str = INFO_NAME,
+                     what: str = 'mini-AVA') -> List[str]:
+    """Movies of an earlier dataset of this kind in ``out_dir`` (to be replaced), read from
+    its ``info_name``; refuses a non-empty directory without that file, so a wrong path
+    never loses data."""
     if not out_dir.exists() or not any(out_dir.iterdir()):
         return []
-    info_file = out_dir / INFO_NAME
+    info_file = out_dir / info_name
     if not info_file.is_file():
         raise FileExistsError(
-            f'{out_dir} is not empty and holds no {INFO_NAME}; refusing to write mini-AVA '
+            f'{out_dir} is not empty and holds no {info_name}; refusing to write {what} '
             f'over it (choose an empty or new directory)')
     old = json.loads(info_file.read_text())
     return [m for movies in old.get('movies', {}).values() for m in movies
             if m and '/' not in m and m not in ('.', '..')]
 
 
-def _progress(iterable, total: int, enabled: bool):
+def _progress(iterable, total: int, enabled: bool, desc: str = 'mini-AVA movies'):
     if not enabled:
         return iterable
-    return progress_bar(iterable, total=total, desc='mini-AVA movies', unit='movie')
+    return progress_bar(iterable, total=total, desc=desc, unit='movie')

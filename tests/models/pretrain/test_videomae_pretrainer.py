@@ -74,6 +74,28 @@ def test_loss_is_mse_over_hidden_cubes_of_the_normalised_target():
     assert loss.requires_grad
 
 
+def test_norm_target_false_regresses_the_raw_pixels_of_each_hidden_cube():
+    # the official normlize_target=False: the target is the clip itself, back in [0, 1]
+    # pixel units (the preprocessor's mean/std undone), cube by cube, with no per-cube norm
+    from videomae_det.models.data_preprocessor import ActionDataPreprocessor
+    model = tiny_pretrainer(norm_target=False, data_preprocessor=ActionDataPreprocessor())
+    pixels = torch.rand(1, 3, 4, 32, 32) * 255
+    mean = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1, 1)
+    std = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1, 1)
+    x = (pixels - mean) / std  # what the model receives after the preprocessor
+    raw = patchify(pixels / 255.).flatten(2)
+    torch.testing.assert_close(model.target_cubes(x), raw)
+    assert not torch.allclose(raw, normalize_cubes(patchify(pixels / 255.)).flatten(2))
+    mask = tube_mask(1, (2, 2, 2), 0.75, torch.Generator().manual_seed(1))
+    loss = model(x, mode='loss', mask=mask)['loss_rec']
+    pred = model(x, mode='tensor', mask=mask)
+    torch.testing.assert_close(loss, ((pred - raw[mask].reshape(pred.shape)) ** 2).mean())
+    # the reconstruction shows the prediction itself (no cube statistics borrowed)
+    sample = model(x, data_samples=None, mode='predict', mask=mask)[0]
+    hidden = patchify(sample.recon[None])[mask].reshape(pred.shape)
+    torch.testing.assert_close(hidden, pred.clamp(0, 1))
+
+
 def test_predict_returns_mask_and_reconstruction_with_visible_cubes_copied():
     model = tiny_pretrainer()
     x = torch.rand(2, 3, 4, 32, 32) * 255

@@ -1,0 +1,48 @@
+# VideoMAE pretraining in miniature on mini-Kinetics: the Kinetics -> AVA path of the paper
+# at toy scale. The encoder and recipe are those of configs/pretrain/mini_ava.py (the mini
+# detector's backbone, tube mask 0.9); the data is a folder of unlabelled synthetic movies
+# (tools/data/make_mini_kinetics.py: other sets, people and cameras than mini-AVA's, none
+# of its val movies), read as any folder of videos is: one random 8x4 window per video per
+# epoch.
+#
+#   python tools/data/make_mini_kinetics.py data/mini_kinetics --movies 400
+#   python tools/train.py configs/pretrain/mini_kinetics.py
+#   python tools/train.py configs/mini_ava/vit_tiny.py \
+#       --cfg-options model.backbone.pretrained=work_dirs/mini_kinetics/epoch_20.pth
+#
+# benchmarks/pretrain_pays.py compares that detector with random init and with pretraining
+# on mini-AVA's own train movies (results: benchmarks/results/pretrain_pays.md).
+from mmengine.config import read_base
+
+with read_base():
+    from .mini_ava import *  # noqa: F401,F403
+
+from mmengine.optim import CosineAnnealingLR, LinearLR
+
+# ---- data: every video under data/mini_kinetics/videos
+data_root = 'data/mini_kinetics'
+train_dataloader.dataset = dict(
+    type=UnlabeledVideoDataset,
+    data_root=data_root,
+    layout='videos',
+    data_prefix=dict(video='videos'),
+    clip_len=clip_len,
+    frame_interval=frame_interval,
+    pipeline=train_pipeline)
+
+# ---- target: raw pixels. The per-cube normalised target of the recipe is mostly noise on
+# these flat synthetic frames: a 2x8x8 cube of wall or floor has a tiny std, and dividing
+# by it amplifies codec noise (the mini-AVA run's loss stayed at ~0.99, i.e. nothing learnt
+# beyond each cube's mean).
+model.update(norm_target=False)
+
+# ---- schedule: 400 videos / batch 8 = 50 iterations per epoch
+max_epochs, warmup_epochs = 20, 2
+param_scheduler = [
+    dict(type=LinearLR, start_factor=0.01, by_epoch=True, begin=0, end=warmup_epochs,
+         convert_to_iter_based=True),
+    dict(type=CosineAnnealingLR, T_max=max_epochs - warmup_epochs, eta_min_ratio=0.01,
+         by_epoch=True, begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
+]
+train_cfg.update(max_epochs=max_epochs)
+default_hooks.checkpoint.update(interval=max_epochs, max_keep_ckpts=1)

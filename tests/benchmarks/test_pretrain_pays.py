@@ -1,0 +1,51 @@
+"""benchmarks/pretrain_pays.py: what it reads from a fine-tuning run and the schedules it sets."""
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope='module')
+def bench():
+    spec = importlib.util.spec_from_file_location('pretrain_pays',
+                                                  ROOT / 'benchmarks' / 'pretrain_pays.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _val(epoch, mAP, movement_ap):
+    line = {'ava/mAP': mAP, 'ava/AP_12': 0.9, 'step': epoch}
+    line.update({f'ava/AP_{c}': movement_ap for c in (5, 7, 10, 14, 69)})
+    return line
+
+
+def test_reads_the_newest_runs_val_epochs_and_the_movement_mean(bench, tmp_path):
+    old = tmp_path / '20260101_000000/vis_data'
+    new = tmp_path / '20260102_000000/vis_data'
+    for d in (old, new):
+        d.mkdir(parents=True)
+    (old / 'scalars.json').write_text(json.dumps(_val(1, 0.9, 0.9)) + '\n')
+    lines = [{'loss': 1.0, 'step': 10}, _val(1, 0.20, 0.10), {'loss': 0.5, 'step': 20},
+             _val(2, 0.30, 0.15), _val(3, 0.25, 0.20)]
+    (new / 'scalars.json').write_text('\n'.join(json.dumps(x) for x in lines) + '\n')
+    summary = bench.summarise(bench.val_history(tmp_path))
+    assert summary['mAP_per_epoch'] == [0.20, 0.30, 0.25]
+    assert summary['mAP'] == 0.25 and summary['movement_mAP'] == pytest.approx(0.20)
+    assert (summary['best_mAP'], summary['best_epoch']) == (0.30, 2)
+    # stand (12) is a pose class: not in the movement mean
+    assert bench.movement_mean({'ava/AP_12': 1.0, 'ava/AP_14': 0.5}) == 0.5
+
+
+def test_schedule_keeps_the_configs_warmup(bench):
+    ft = bench.schedule_options(bench.DETECTOR_CONFIG, 4)
+    assert ft == ['train_cfg.max_epochs=4', 'param_scheduler.1.end=4',
+                  'param_scheduler.1.T_max=3']
+    mk = bench.schedule_options(bench.PRETRAIN_CONFIGS['kinetics'], 10)
+    assert 'param_scheduler.1.T_max=8' in mk  # 2 warm-up epochs there
+    assert bench.schedule_options(bench.DETECTOR_CONFIG, None) == []
+    with pytest.raises(ValueError, match='warm-up'):
+        bench.schedule_options(bench.PRETRAIN_CONFIGS['kinetics'], 2)
