@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / 'tests' / 'fixtures' / 'eval_detection'
 EVAL_ARGS = [str(FIXTURES / 'gt.csv'), str(FIXTURES / 'pred.csv'), '--label-map',
              str(FIXTURES / 'action_list.txt')]
-# the subcommands the README and docs use
+# the subcommands README.md and docs/install.md show (tests/test_docs.py checks the docs)
 SUBCOMMANDS = ['train', 'pretrain', 'test', 'eval', 'infer', 'convert', 'export', 'data',
                'check-data', 'quickstart', 'configs']
 

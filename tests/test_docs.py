@@ -55,3 +55,11 @@ def test_a_broken_link_is_caught():
     text = ('[a](docs/install.md#tests) [b](docs/nowhere.md) [c](docs/install.md#nowhere) '
             '[d](https://example.org/x.md)')
     assert broken_links(text) == ['docs/nowhere.md', 'docs/install.md#nowhere']
+
+
+def test_install_page_names_every_subcommand():
+    from tests.test_command import SUBCOMMANDS
+    text = (REPO / 'docs' / 'install.md').read_text(encoding='utf-8')
+    missing = [name for name in SUBCOMMANDS
+               if not re.search(rf'`{name}[` ]|videomae-det {name} ', text)]
+    assert missing == []

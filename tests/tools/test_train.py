@@ -26,7 +26,7 @@ def test_missing_data_stops_before_building_anything(tmp_path):
     # names the missing files, where data must be and how to make it
     assert 'data/ava/annotations/ava_train_v2.2_min.json' in result.stderr
     assert 'data/ava/clips/trainval' in result.stderr
-    assert "README.md, section 'Data'" in result.stderr
+    assert 'docs/data.md' in result.stderr
     assert 'tools/data/make_mini_ava.py' in result.stderr
     assert not work_dir.exists()  # stopped before the Runner made its work dir
 

@@ -18,7 +18,7 @@ from videomae_det.engine.amp import CPUAmpOptimWrapper
 
 DATA_HELP = (
     'Put the data where the config says (data_root) or point the config elsewhere with '
-    "--cfg-options, following README.md, section 'Data':\n"
+    "--cfg-options, following docs/data.md:\n"
     '  - AVA v2.2: data/ava/{clips,annotations,boxes} from the official downloads with\n'
     '    tools/data/ava/cut_clips.py (1-second clips), csv_to_min_json.py (annotations),\n'
     '    dets_to_json.py (person boxes), then python tools/check_data.py CONFIG\n'
@@ -324,7 +324,7 @@ def check_pretrained(cfg: Config) -> None:
         raise DataNotFoundError(
             f'VideoMAE checkpoint not found: {path}   (model.backbone.pretrained)\n'
             'Download a VideoMAE checkpoint (official pretrain or K400 fine-tuned, HuggingFace '
-            "or ours; README.md, section 'Checkpoints') to that path, point the config at it "
+            "or ours; docs/checkpoints.md) to that path, point the config at it "
             'with --cfg-options model.backbone.pretrained=PATH, or train from scratch with '
             '--cfg-options model.backbone.pretrained=None')
 
