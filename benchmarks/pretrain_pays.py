@@ -9,7 +9,12 @@ three starts, on every seed of ``--seeds``:
                 "pretrain on the target data itself" claim;
 - ``kinetics``  the encoder of a pretraining on mini-Kinetics (``configs/pretrain/
                 mini_kinetics.py``; unlabelled movies from the same renderer, none of them a
-                mini-AVA movie): the paper's Kinetics -> AVA path.
+                mini-AVA movie): the paper's Kinetics -> AVA path;
+- ``init_only`` the control: the pretraining model's encoder *before* any step. The
+                pretraining model initialises its Linear layers xavier-uniform (the official
+                MAE init: std 0.05 for the mini encoder's qkv) where the detector's own init
+                is N(0, 0.02), so "from a pretrained encoder" also means "from larger
+                weights"; this start has the second without the first.
 
 Both pretrainings use the same target (``--norm-target``), epochs and schedule shape, and
 run once (training seed 0); the fine-tuning seeds vary. Reported per run: val frame mAP of
@@ -56,7 +61,7 @@ DETECTOR_CONFIG = REPO / 'configs/mini_ava/vit_tiny.py'
 PRETRAIN_CONFIGS = dict(ava=REPO / 'configs/pretrain/mini_ava.py',
                         kinetics=REPO / 'configs/pretrain/mini_kinetics.py')
 PRETRAIN_DATA = dict(ava='data/mini_ava', kinetics='data/mini_kinetics')
-INITS = ('scratch', 'ava', 'kinetics')
+INITS = ('scratch', 'ava', 'kinetics', 'init_only')
 MOVEMENT_CLASSES = (FALL, JUMP, RUN, WALK, HAND_WAVE)
 RESULT = 'pretrain_pays_result.json'  # written into a fine-tuning work dir when it is done
 PRETRAIN_RECORD = 'pretrain_pays_command.json'  # ... and into a pretraining one
@@ -66,7 +71,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1],
                         help='fine-tuning seeds (randomness.seed)')
-    parser.add_argument('--inits', nargs='+', choices=INITS, default=list(INITS))
+    parser.add_argument('--inits', nargs='+', choices=INITS, default=list(INITS[:3]))
     parser.add_argument('--ft-epochs', type=int, default=None,
                         help="fine-tuning epochs, the same for every init (default: the "
                              "detector config's 8)")
@@ -196,6 +201,21 @@ def pretrain(name: str, args, epochs_kept: Sequence[int]) -> Dict[int, Path]:
     return ckpts
 
 
+def untrained_encoder(args) -> Dict[int, Path]:
+    """The ``init_only`` control: the mini-Kinetics pretraining model as built (seed 0),
+    saved without a step like a pretraining checkpoint, ``{0: path}``."""
+    import torch
+
+    from videomae_det.registry import MODELS
+    path = Path(args.work_root) / 'pretrain_init_only' / 'epoch_0.pth'
+    if (args.fresh or not path.is_file()) and not (args.dry_run or args.report_only):
+        torch.manual_seed(0)
+        model = MODELS.build(Config.fromfile(str(PRETRAIN_CONFIGS['kinetics'])).model)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(dict(meta=dict(epoch=0, iter=0), state_dict=model.state_dict()), path)
+    return {0: path}
+
+
 def pretrain_record(name: str, args) -> Optional[dict]:
     """What :func:`pretrain` recorded about the run (its command and wall time)."""
     path = Path(args.work_root) / f'pretrain_{name}' / PRETRAIN_RECORD
@@ -261,6 +281,8 @@ def main(argv=None):
     for name in ('ava', 'kinetics'):
         if name in args.inits:
             checkpoints[name] = pretrain(name, args, args.curve if name == 'kinetics' else ())
+    if 'init_only' in args.inits:
+        checkpoints['init_only'] = untrained_encoder(args)
     results, curve = [], []
     for seed in args.seeds:
         for init in args.inits:

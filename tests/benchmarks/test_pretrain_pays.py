@@ -49,3 +49,27 @@ def test_schedule_keeps_the_configs_warmup(bench):
     assert bench.schedule_options(bench.DETECTOR_CONFIG, None) == []
     with pytest.raises(ValueError, match='warm-up'):
         bench.schedule_options(bench.PRETRAIN_CONFIGS['kinetics'], 1)
+
+
+def test_the_init_only_control_is_the_untrained_pretraining_encoder(bench, tmp_path):
+    import argparse
+
+    import torch
+    from mmengine.config import Config
+
+    from videomae_det.models import build_backbone, load_pretrained
+    args = argparse.Namespace(work_root=str(tmp_path), fresh=False, dry_run=False,
+                              report_only=False)
+    path = bench.untrained_encoder(args)[0]
+    state = torch.load(path, weights_only=True)['state_dict']
+    # xavier-uniform, the pretraining init: std sqrt(2 / (192 + 576)) ~ 0.051, not 0.02
+    assert abs(state['encoder.blocks.0.attn.qkv.weight'].std().item() - 0.051) < 0.003
+    geometry = Config.fromfile(str(bench.DETECTOR_CONFIG)).model.backbone
+    backbone = build_backbone('vit_small', num_frames=geometry.num_frames,
+                              img_size=geometry.img_size, patch_size=geometry.patch_size,
+                              embed_dim=192, depth=4, num_heads=3)
+    report = load_pretrained(backbone, path)
+    assert report.missing == [] and report.unexpected == []
+    again = bench.untrained_encoder(argparse.Namespace(**dict(vars(args), fresh=True)))[0]
+    assert torch.equal(torch.load(again, weights_only=True)['state_dict'][
+        'encoder.blocks.0.attn.qkv.weight'], state['encoder.blocks.0.attn.qkv.weight'])
