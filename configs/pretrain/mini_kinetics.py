@@ -30,10 +30,11 @@ train_dataloader.dataset = dict(
     frame_interval=frame_interval,
     pipeline=train_pipeline)
 
-# ---- target: raw pixels. The per-cube normalised target of the recipe is mostly noise on
-# these flat synthetic frames: a 2x8x8 cube of wall or floor has a tiny std, and dividing
-# by it amplifies codec noise (the mini-AVA run's loss stayed at ~0.99, i.e. nothing learnt
-# beyond each cube's mean).
+# ---- target: raw pixels. The hypothesis (not yet tested head to head): the recipe's per-cube
+# normalised target is mostly noise on these flat synthetic frames, since a 2x8x8 cube of
+# wall or floor has a tiny std and dividing by it amplifies codec noise (the mini-AVA run's
+# loss stayed at ~0.99, i.e. nothing learnt beyond each cube's mean). 250 iterations of
+# either target learn too little to tell (benchmarks/results/pretrain_pays.md).
 model.update(norm_target=False)
 
 # ---- schedule: 400 videos / batch 8 = 50 iterations per epoch
