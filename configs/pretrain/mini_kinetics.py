@@ -11,7 +11,7 @@
 #       --cfg-options model.backbone.pretrained=work_dirs/mini_kinetics/epoch_20.pth
 #
 # benchmarks/pretrain_pays.py compares that detector with random init and with pretraining
-# on mini-AVA's own train movies (results: benchmarks/results/pretrain_pays.md).
+# on mini-AVA's own train movies (results: docs/pretraining.md).
 from mmengine.config import read_base
 
 with read_base():
@@ -34,7 +34,7 @@ train_dataloader.dataset = dict(
 # normalised target is mostly noise on these flat synthetic frames, since a 2x8x8 cube of
 # wall or floor has a tiny std and dividing by it amplifies codec noise (the mini-AVA run's
 # loss stayed at ~0.99, i.e. nothing learnt beyond each cube's mean). 250 iterations of
-# either target learn too little to tell (benchmarks/results/pretrain_pays.md).
+# either target learn too little to tell (docs/pretraining.md).
 model.update(norm_target=False)
 
 # ---- schedule: 400 videos / batch 8 = 50 iterations per epoch
