@@ -34,14 +34,13 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
-import torch
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a source checkout
 
 from videomae_det.utils import atomic_write_text  # noqa: E402
 from videomae_det.utils import cli  # noqa: E402
-from videomae_det.utils.precision import PRECISIONS, resolve_precision  # noqa: E402
+from videomae_det.utils.precision import (PRECISIONS, default_device,  # noqa: E402
+                                          resolve_precision)
 
 DATA_ROOT = Path('data/mini_ava')  # what configs/mini_ava and configs/pretrain/mini_ava.py read
 PRETRAIN_CONFIG = REPO / 'configs/pretrain/mini_ava.py'
@@ -191,7 +190,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     steps = Step(total=6, timings=timings)
     start = time.time()
     annotations = DATA_ROOT / 'annotations'
-    precision = resolve_precision(args.precision, 'cuda' if torch.cuda.is_available() else 'cpu')
+    precision = resolve_precision(args.precision, default_device())
     if args.precision == 'auto':
         print(f'--precision auto: every step runs in {precision}')
     in_precision = ['--precision', precision]

@@ -16,7 +16,6 @@ import pickle
 import sys
 from typing import Dict, List, Optional, Tuple
 
-import torch
 from mmengine.config import Config, DictAction
 
 from videomae_det.engine.config_checks import (ConfigError, check_class_sets, check_data_paths,
@@ -27,8 +26,8 @@ from videomae_det.engine.runner import DetectorRunner
 from videomae_det.formats import read_label_map
 from videomae_det.models.weights import UnsafeCheckpointError
 from videomae_det.utils import cli
-from videomae_det.utils.precision import (PRECISIONS, describe, in_precision,
-                                          resolve_precision)
+from videomae_det.utils.precision import (PRECISIONS, default_device, describe,
+                                          in_precision, resolve_precision)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -128,7 +127,7 @@ def _main(argv: Optional[List[str]] = None) -> int:
 def evaluate(cfg: Config, precision: str = 'fp32') -> Tuple[Dict[str, float], int]:
     """Run the test loop of ``cfg`` (checkpoint in ``load_from``) -> (metrics, rank)."""
     runner = DetectorRunner.from_cfg(cfg)
-    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    device = default_device()
     used = resolve_precision(precision, device)
     runner.logger.info(f'test precision: {used} ({describe(device)})')
     if used != 'fp32':

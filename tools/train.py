@@ -27,7 +27,6 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-import torch
 from mmengine.config import Config, DictAction
 
 from videomae_det.engine.config_checks import (ConfigError, check_class_sets, check_data_paths,
@@ -38,7 +37,7 @@ from videomae_det.engine.distributed import init_cpu_process_group, shutdown_pro
 from videomae_det.engine.runner import DetectorRunner
 from videomae_det.engine.work_dir import WorkDirLock, find_latest_checkpoint
 from videomae_det.utils import cli
-from videomae_det.utils.precision import PRECISIONS, emulated_bf16_warning
+from videomae_det.utils.precision import PRECISIONS, default_device, emulated_bf16_warning
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -75,15 +74,13 @@ def build_config(args: argparse.Namespace) -> Config:
     if args.amp and args.precision != 'fp32':
         raise cli.UsageError(f'--amp and --precision {args.precision}: give one of them '
                              f'(--amp is float16 on CUDA, bfloat16 on a CPU)')
-    device = 'cuda' if torch.cuda.is_available() else 'cpu'
     if args.amp:
-        enable_amp(cfg)
-        used = 'bf16' if device == 'cpu' else 'fp16'  # what --amp autocasts to
+        used = enable_amp(cfg)
     else:
         used = set_training_precision(cfg, args.precision)
         if args.precision == 'auto':
             print(f'--precision auto: training in {used}', file=sys.stderr)
-    warning = emulated_bf16_warning(used, device)
+    warning = emulated_bf16_warning(used, default_device())
     if warning:
         print(warning, file=sys.stderr)
     if args.resume is not None:

@@ -51,6 +51,12 @@ def test_emulated_bf16_is_warned_about_only_where_it_is_slow(monkeypatch, native
     assert precision.emulated_bf16_warning('bf16', 'cuda') is None
 
 
+def test_default_device_is_cuda_only_when_available(monkeypatch):
+    for available, device in ((True, 'cuda'), (False, 'cpu')):
+        monkeypatch.setattr(torch.cuda, 'is_available', lambda: available)
+        assert precision.default_device() == device
+
+
 def test_unknown_precision_is_named():
     with pytest.raises(ValueError, match="fp32, bf16, auto; got 'fp16'"):
         precision.resolve_precision('fp16', 'cpu')

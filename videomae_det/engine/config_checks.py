@@ -156,14 +156,16 @@ def check_option_values(cfg: Config, cfg_options: Dict) -> None:
                               f"config's {old!r} (write a=1,2 or a='[1,2]')")
 
 
-def enable_amp(cfg: Config) -> None:
+def enable_amp(cfg: Config) -> str:
     """Switch the optimizer wrapper to mixed precision: float16 with a dynamic loss scale
-    on CUDA (mmengine's ``AmpOptimWrapper``), bfloat16 autocast on a CPU-only machine."""
+    on CUDA (mmengine's ``AmpOptimWrapper``), bfloat16 autocast on a CPU-only machine.
+    Returns the autocast precision: ``'fp16'`` or ``'bf16'``."""
     if torch.cuda.is_available():
         cfg.optim_wrapper.type = AmpOptimWrapper
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    else:
-        cfg.optim_wrapper.type = CPUAmpOptimWrapper
+        return 'fp16'
+    cfg.optim_wrapper.type = CPUAmpOptimWrapper
+    return 'bf16'
 
 
 def set_training_precision(cfg: Config, precision: str) -> str:
@@ -173,8 +175,8 @@ def set_training_precision(cfg: Config, precision: str) -> str:
     bfloat16 needs no loss scale); ``auto`` is bf16 where the device multiplies bfloat16
     natively (:func:`videomae_det.utils.precision.resolve_precision`), else fp32.
     Returns the precision used."""
-    from videomae_det.utils.precision import resolve_precision
-    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    from videomae_det.utils.precision import default_device, resolve_precision
+    device = default_device()
     used = resolve_precision(precision, device)
     if used == 'bf16':
         if device == 'cuda':

@@ -45,6 +45,12 @@ def native_bf16_cpu(cpuinfo: str = '/proc/cpuinfo') -> bool:
     return bool(cpu_flags(cpuinfo) & _BF16_CPU_FLAGS)
 
 
+def default_device() -> str:
+    """Where the tools run the model unless told otherwise: ``'cuda'`` when a GPU is
+    available, else ``'cpu'``."""
+    return 'cuda' if torch.cuda.is_available() else 'cpu'
+
+
 def resolve_precision(precision: str, device: Union[str, torch.device]) -> str:
     """``'fp32'``/``'bf16'``/``'auto'`` on ``device`` -> ``'fp32'`` or ``'bf16'``.
 
