@@ -161,11 +161,25 @@ def enable_amp(cfg: Config) -> str:
     on CUDA (mmengine's ``AmpOptimWrapper``), bfloat16 autocast on a CPU-only machine.
     Returns the autocast precision: ``'fp16'`` or ``'bf16'``."""
     if torch.cuda.is_available():
-        cfg.optim_wrapper.type = AmpOptimWrapper
+        cfg.optim_wrapper.type = _registry_name(AmpOptimWrapper)
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
         return 'fp16'
-    cfg.optim_wrapper.type = CPUAmpOptimWrapper
+    cfg.optim_wrapper.type = _registry_name(CPUAmpOptimWrapper)
     return 'bf16'
+
+
+def _registry_name(cls: type) -> str:
+    """The name ``cls`` is registered under in mmengine's ``OPTIM_WRAPPERS``.
+
+    A config is dumped as Python text into the work dir (and into every checkpoint); the
+    lazy-import configs print their classes as import paths, but a class object set after
+    loading prints as ``<class ...>``, which is not Python and makes the dump fail. The
+    registry name prints as a string and builds the same class.
+    """
+    from mmengine.registry import OPTIM_WRAPPERS
+    if OPTIM_WRAPPERS.get(cls.__name__) is not cls:
+        raise RuntimeError(f'{cls.__name__} is not registered in OPTIM_WRAPPERS')
+    return cls.__name__
 
 
 def set_training_precision(cfg: Config, precision: str) -> str:
@@ -180,11 +194,11 @@ def set_training_precision(cfg: Config, precision: str) -> str:
     used = resolve_precision(precision, device)
     if used == 'bf16':
         if device == 'cuda':
-            cfg.optim_wrapper.type = AmpOptimWrapper
+            cfg.optim_wrapper.type = _registry_name(AmpOptimWrapper)
             cfg.optim_wrapper.dtype = 'bfloat16'
             cfg.optim_wrapper.pop('loss_scale', None)
         else:
-            cfg.optim_wrapper.type = CPUAmpOptimWrapper
+            cfg.optim_wrapper.type = _registry_name(CPUAmpOptimWrapper)
     return used
 
 
