@@ -117,6 +117,26 @@ def test_bad_mask_settings_are_rejected():
         tiny_pretrainer(mask_ratio=1.0)
 
 
+def test_encoder_init_backbone_keeps_the_detector_backbones_random_init():
+    def qkv_std(model):
+        return model.encoder.blocks[0].attn.qkv.weight.std().item()
+
+    encoder = dict(type=VisionTransformer, num_frames=4, img_size=32, embed_dim=192, depth=1,
+                   num_heads=3)
+    # xavier-uniform on a 192 -> 576 Linear: std sqrt(2 / (192 + 576)) ~ 0.051
+    xavier = VideoMAEPretrainer(encoder, decoder_embed_dim=96, decoder_depth=1,
+                                decoder_num_heads=3)
+    backbone = VideoMAEPretrainer(encoder, decoder_embed_dim=96, decoder_depth=1,
+                                  decoder_num_heads=3, encoder_init='backbone')
+    assert abs(qkv_std(xavier) - 0.051) < 0.003
+    assert abs(qkv_std(backbone) - 0.02) < 0.002  # trunc-normal 0.02, as VisionTransformer
+    # the decoder is xavier either way
+    assert abs(backbone.decoder.blocks[0].attn.qkv.weight.std().item()
+               - (2 / (96 + 288)) ** .5) < 0.004
+    with pytest.raises(ValueError, match='encoder_init'):
+        tiny_pretrainer(encoder_init='kaiming')
+
+
 def test_loss_falls_on_a_tiny_overfit_run():
     torch.manual_seed(0)
     model = tiny_pretrainer(mask_ratio=0.5)

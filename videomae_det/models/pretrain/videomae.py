@@ -115,6 +115,10 @@ class VideoMAEPretrainer(BaseModel):
         mask_type: ``'tube'`` (default) or ``'random'``.
         mask_ratio: fraction of cubes hidden (0.9 in the recipe).
         norm_target: per-cube normalised pixel target (True, the recipe) or raw [0, 1] pixels.
+        encoder_init: ``'xavier'`` (the official pretraining init: xavier-uniform Linear
+            layers everywhere) or ``'backbone'`` (the encoder keeps the detector backbone's
+            own random init, trunc-normal 0.02, so that a pretrained encoder differs from a
+            from-scratch backbone by its training only; the decoder stays xavier).
         data_preprocessor: normally ``ActionDataPreprocessor`` (mean/std in 0-255 units).
             The target is computed on the un-normalised video: the preprocessor's ``mean``
             and ``std`` are read back when it has them; without them the inputs are taken
@@ -141,6 +145,7 @@ class VideoMAEPretrainer(BaseModel):
                  mask_type: str = 'tube',
                  mask_ratio: float = 0.9,
                  norm_target: bool = True,
+                 encoder_init: str = 'xavier',
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  pretrained: Optional[str] = None,
                  init_cfg: Optional[dict] = None) -> None:
@@ -161,6 +166,8 @@ class VideoMAEPretrainer(BaseModel):
                              f'{sorted(MASK_GENERATORS)}')
         if not 0. <= mask_ratio < 1.:
             raise ValueError(f'mask_ratio must be in [0, 1); got {mask_ratio}')
+        if encoder_init not in ('xavier', 'backbone'):
+            raise ValueError(f"encoder_init must be 'xavier' or 'backbone'; got {encoder_init!r}")
         self.mask_type = mask_type
         self.mask_ratio = mask_ratio
         self.norm_target = norm_target
@@ -168,7 +175,10 @@ class VideoMAEPretrainer(BaseModel):
         self.decoder_args = dict(embed_dim=decoder_embed_dim, depth=decoder_depth,
                                  num_heads=decoder_num_heads, mlp_ratio=mlp_ratio)
         # the official pretraining init: xavier-uniform Linear layers, mask token N(0, .02)
-        for module in (self.encoder, self.decoder, self.encoder_to_decoder):
+        xavier = [self.decoder, self.encoder_to_decoder]
+        if encoder_init == 'xavier':
+            xavier.insert(0, self.encoder)
+        for module in xavier:
             module.apply(_xavier_init)
         nn.init.trunc_normal_(self.mask_token, std=.02)
 
