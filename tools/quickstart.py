@@ -11,12 +11,14 @@ what a user sees running it by hand):
               seed are already there)
 2. pretrain   VideoMAE tube-masking pretraining of the small ViT on mini-AVA's train movies
               (``configs/pretrain/mini_ava.py``)
-3. finetune   the action detector from that encoder (``configs/mini_ava/vit_tiny.py``),
+3. visualize  what the pretrained model reconstructs of a val clip with 90% of it hidden
+              (``tools/visualize_mae.py``: original / masked / reconstructed frames)
+4. finetune   the action detector from that encoder (``configs/mini_ava/vit_tiny.py``),
               keeping the best checkpoint by val mAP
-4. static     the same detector fed each keyframe repeated (``vit_tiny_static.py``): the
+5. static     the same detector fed each keyframe repeated (``vit_tiny_static.py``): the
               baseline that sees no motion
-5. evaluate   the best checkpoint on val: per-class table, mAP, AP bar chart
-6. infer      the detector on one whole mini-AVA val movie: annotated mp4, CSV and JSON
+6. evaluate   the best checkpoint on val: per-class table, mAP, AP bar chart
+7. infer      the detector on one whole mini-AVA val movie: annotated mp4, CSV and JSON
 
 Paths in the configs (``data/mini_ava``) are relative to the current directory, like every
 mmengine config; run from the repository root, or anywhere else to keep that tree clean.
@@ -187,7 +189,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     work_dir = Path(args.work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     timings: Dict[str, float] = {}
-    steps = Step(total=6, timings=timings)
+    steps = Step(total=7, timings=timings)
     start = time.time()
     annotations = DATA_ROOT / 'annotations'
     precision = resolve_precision(args.precision, default_device())
@@ -197,7 +199,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         if mini_ava_ready(args.size, args.seed):
             steps.index += 1
-            print(f'\n[1/6] mini-AVA ({args.size}, seed {args.seed}) already in {DATA_ROOT}')
+            print(f'\n[1/{steps.total}] mini-AVA ({args.size}, seed {args.seed}) already in '
+                  f'{DATA_ROOT}')
         else:
             steps.run('data', f'Generate mini-AVA ({args.size}) in {DATA_ROOT}', [
                 py, REPO / 'tools/data/make_mini_ava.py', DATA_ROOT, '--size', args.size,
@@ -209,6 +212,16 @@ def main(argv: Optional[List[str]] = None) -> int:
             *in_precision, *cfg_options(PRETRAIN_CONFIG, args.pretrain_epochs)])
         encoder = latest_checkpoint(pretrain_dir, 'epoch_*.pth')
 
+        # the val movie the inference step runs on; its centre window shows what the
+        # pretraining learnt (a movie it never saw)
+        movie = first_val_movie()
+        movie_path = work_dir / 'inference' / f'{movie}.mp4'
+        stitch_movie(movie, movie_path)
+        mae_grid = work_dir / 'mae_reconstruction.png'
+        steps.run('visualize', 'What the pretrained model reconstructs of a val clip', [
+            py, REPO / 'tools/visualize_mae.py', PRETRAIN_CONFIG, encoder, movie_path,
+            '--out', mae_grid])
+
         detector_dir = work_dir / 'detector'
         steps.run('finetune', f'Fine-tune the action detector from {encoder}', [
             py, REPO / 'tools/train.py', DETECTOR_CONFIG, '--work-dir', detector_dir,
@@ -218,7 +231,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         static_map = None
         if args.skip_static:
             steps.index += 1
-            print('\n[4/6] static baseline skipped (--skip-static)')
+            print(f'\n[{steps.index}/{steps.total}] static baseline skipped (--skip-static)')
         else:
             static_dir = work_dir / 'static_baseline'
             steps.run('static', 'Static baseline: the same detector fed repeated keyframes', [
@@ -231,9 +244,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         val_report = evaluate(steps, DETECTOR_CONFIG, best, detector_dir, count_step=True,
                               precision=precision, plot=work_dir / 'val_ap.png')
 
-        movie = first_val_movie()
-        movie_path = work_dir / 'inference' / f'{movie}.mp4'
-        stitch_movie(movie, movie_path)
         annotated = work_dir / 'inference' / f'{movie}_annotated.mp4'
         steps.run('infer', f'Inference on the whole val movie {movie}', [
             py, REPO / 'tools/infer.py', movie_path, '--config', DETECTOR_CONFIG,
@@ -257,6 +267,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         config=str(DETECTOR_CONFIG),
         pretrain_checkpoint=str(encoder),
         pretrain_config=str(PRETRAIN_CONFIG),
+        mae_visualization=str(mae_grid),
         val_results_csv=str(detector_dir / 'val_results.csv'),
         ap_plot=str(work_dir / 'val_ap.png'),
         annotated_video=str(annotated),
@@ -268,7 +279,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     static_text = 'skipped' if static_map is None else f'{100 * static_map:.1f}'
     print(f'\nmini-AVA val frame mAP@0.5: {100 * summary["val_mAP"]:.1f} '
           f'(static baseline: {static_text}); {summary["seconds"]["total"]:.0f} s in all.\n'
-          f'Everything is in {work_dir}/ (summary.json, val_ap.png, inference/).')
+          f'Everything is in {work_dir}/ (summary.json, val_ap.png, mae_reconstruction.png, '
+          'inference/).')
     return 0
 
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import pytest
 import torch
 
@@ -21,8 +22,8 @@ def test_quickstart_runs_every_step_and_writes_summary(tmp_path):
          '--pretrain-epochs', '1', '--epochs', '2', '--precision', 'auto'],
         cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    for step in range(1, 7):
-        assert f'[{step}/6]' in proc.stdout
+    for step in range(1, 8):
+        assert f'[{step}/7]' in proc.stdout
     # auto is resolved once (bf16 on a CPU with AMX/AVX512-BF16, else fp32) and every
     # training, evaluation and inference command of the printed steps runs in it
     used = resolve_precision('auto', 'cuda' if torch.cuda.is_available() else 'cpu')
@@ -54,6 +55,11 @@ def test_quickstart_runs_every_step_and_writes_summary(tmp_path):
     assert rows and all(len(r.split(',')) == 8 for r in rows)
     # pretraining ran and its encoder is what the detector started from
     assert Path(tmp_path / summary['pretrain_checkpoint']).is_file()
+    # ... and what it reconstructs of the val movie is drawn: rows original / masked /
+    # reconstructed, one 112-pixel column per temporal slice of the 8-frame clip
+    grid = cv2.imread(str(tmp_path / summary['mae_visualization']))
+    assert grid is not None and grid.shape == (3 * 112, 4 * 112, 3)
+    assert (grid[112:224] != grid[:112]).any()  # the masked row hides something
 
 
 def test_quickstart_reports_a_failed_step(tmp_path):
