@@ -10,11 +10,12 @@ three starts, on every seed of ``--seeds``:
 - ``kinetics``  the encoder of a pretraining on mini-Kinetics (``configs/pretrain/
                 mini_kinetics.py``; unlabelled movies from the same renderer, none of them a
                 mini-AVA movie): the paper's Kinetics -> AVA path;
-- ``init_only`` the control: the pretraining model's encoder *before* any step. The
-                pretraining model initialises its Linear layers xavier-uniform (the official
-                MAE init: std 0.05 for the mini encoder's qkv) where the detector's own init
-                is N(0, 0.02), so "from a pretrained encoder" also means "from larger
-                weights"; this start has the second without the first.
+- ``init_only`` the control: the pretraining model's encoder *before* any step. The mini
+                pretraining configs keep the detector backbone's own init in the encoder
+                (``encoder_init='backbone'``, trunc-normal 0.02); with the official
+                xavier-uniform init (std 0.05 on the mini qkv) this start alone lost 1-2
+                points against scratch, so "from a pretrained encoder" also meant "from
+                larger weights". The control shows what is left of that.
 
 Both pretrainings use the same target (``--norm-target``), epochs and schedule shape, and
 run once (training seed 0); the fine-tuning seeds vary. Reported per run: val frame mAP of
