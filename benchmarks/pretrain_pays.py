@@ -95,7 +95,16 @@ def parse_args(argv=None):
     parser.add_argument('--report-only', action='store_true',
                         help='run nothing: report the finished runs, list the missing ones')
     parser.add_argument('--out', default='benchmarks/results/pretrain_pays.json')
-    return parser.parse_args(argv)
+    parser.add_argument('--export', nargs='?', const=str(REPO / 'videomae_det/assets'),
+                        metavar='DIR',
+                        help='after the report, save the mini-Kinetics pretraining (encoder '
+                             'and decoder) as DIR/mini_mae_kinetics.safetensors with its '
+                             'record (sha256, commands, results); DIR defaults to the '
+                             "package's assets, the encoder the quickstart ships with")
+    args = parser.parse_args(argv)
+    if args.export and 'kinetics' not in args.inits:
+        parser.error('--export needs the kinetics init')
+    return args
 
 
 # ---- reading a finished fine-tuning -------------------------------------------------------
@@ -258,6 +267,60 @@ def _gcd(values: Sequence[int]) -> int:
     return out
 
 
+# ---- the shipped encoder -------------------------------------------------------------------
+
+
+def _relative(cmd: Sequence[str]) -> str:
+    """A recorded command as a user types it from the repository root."""
+    words = ['python'] + [str(Path(w).relative_to(REPO)) if w.startswith(str(REPO) + os.sep)
+                          else w for w in cmd]
+    return ' '.join(words)
+
+
+def export_encoder(checkpoint: Path, report: dict, out_dir: Path) -> Path:
+    """Save the pretraining at ``checkpoint`` as ``out_dir/mini_mae_kinetics.safetensors``
+    (fp32, the whole pretraining model in the official key layout) and write its record
+    ``mini_mae_kinetics.json`` next to it; both atomically. Returns the weights' path."""
+    from safetensors.torch import save
+
+    from videomae_det.assets import MINI_MAE, MINI_MAE_RECORD, sha256_of
+    from videomae_det.models.weights import read_checkpoint
+    from videomae_det.utils.atomic import atomic_open
+
+    # our own run's checkpoint (mmengine pickles its MessageHub): trusted by construction
+    state = read_checkpoint(checkpoint, trust_pickle=True).state_dict
+    state = {k: v.detach().float().contiguous() for k, v in state.items()}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    weights, record = out_dir / MINI_MAE.name, out_dir / MINI_MAE_RECORD.name
+    with atomic_open(weights, 'wb') as f:
+        f.write(save(state, metadata=dict(source='benchmarks/pretrain_pays.py --export')))
+    info = json.loads((Path(PRETRAIN_DATA['kinetics']) / 'mini_kinetics_info.json').read_text())
+    movies = len(info['movies']['unlabelled'])
+    pretraining = report['pretraining']['kinetics'] or {}
+    commands = [
+        f"python tools/data/make_mini_kinetics.py data/mini_kinetics --movies {movies} "
+        f"--duration {info['duration']} --seed {info['seed']}",
+        _relative(pretraining.get('command', [])),
+        report['command'] + ('' if '--export' in report['command'] else ' --export')]
+    kinetics = [r for r in report['results'] if r['init'] == 'kinetics']
+    scratch = {r['seed']: r for r in report['results'] if r['init'] == 'scratch'}
+    atomic_write_text(record, json.dumps(dict(
+        file=weights.name, sha256=sha256_of(weights), bytes=weights.stat().st_size,
+        parameters=sum(v.numel() for v in state.values()),
+        layout='VideoMAEPretrainer state dict (encoder.*, encoder_to_decoder, mask_token, '
+               'decoder.*); loads as model.backbone.pretrained of configs/mini_ava/vit_tiny.py',
+        pretraining_config='configs/pretrain/mini_kinetics.py',
+        pretraining_epochs=pretraining.get('epochs'),
+        mini_kinetics=dict(movies=movies, duration=info['duration'], seed=info['seed']),
+        commands=commands,
+        finetuned_val_mAP={f"seed {r['seed']}": dict(
+            pretrained=round(r['mAP'], 4),
+            scratch=round(scratch[r['seed']]['mAP'], 4) if r['seed'] in scratch else None)
+            for r in kinetics},
+        ft_epochs=report['ft_epochs']), indent=1) + '\n')
+    return weights
+
+
 # ---- report -------------------------------------------------------------------------------
 
 
@@ -318,6 +381,10 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, json.dumps(report, indent=1))
     print(f'written {out}')
+    if args.export:
+        weights = export_encoder(checkpoints['kinetics'][max(checkpoints['kinetics'])], report,
+                                 Path(args.export))
+        print(f'written {weights} and its record')
     return 0
 
 

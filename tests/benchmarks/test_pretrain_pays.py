@@ -76,3 +76,50 @@ def test_the_init_only_control_is_the_untrained_pretraining_encoder(bench, tmp_p
     again = bench.untrained_encoder(argparse.Namespace(**dict(vars(args), fresh=True)))[0]
     assert torch.equal(torch.load(again, weights_only=True)['state_dict'][
         'encoder.blocks.0.attn.qkv.weight'], state['encoder.blocks.0.attn.qkv.weight'])
+
+
+def test_export_writes_the_pretraining_as_safetensors_with_a_checked_record(
+        bench, tmp_path, monkeypatch):
+    import argparse
+
+    import torch
+    from safetensors.torch import load_file
+
+    from videomae_det.assets import shipped_mini_mae
+    monkeypatch.chdir(tmp_path)  # PRETRAIN_DATA is relative, like every config's paths
+    ckpt = bench.untrained_encoder(argparse.Namespace(
+        work_root='work', fresh=False, dry_run=False, report_only=False))[0]
+    info = dict(complete=True, seed=3, duration=10, movies=dict(unlabelled=['a', 'b']))
+    (tmp_path / 'data/mini_kinetics').mkdir(parents=True)
+    (tmp_path / 'data/mini_kinetics/mini_kinetics_info.json').write_text(json.dumps(info))
+    train = [str(ROOT / 'tools/train.py'), str(ROOT / 'configs/pretrain/mini_kinetics.py'),
+             '--work-dir', 'work/pretrain_kinetics']
+    report = dict(command='python benchmarks/pretrain_pays.py --seeds 0', ft_epochs=2,
+                  pretraining=dict(kinetics=dict(command=train, epochs=20)),
+                  results=[dict(init='scratch', seed=0, mAP=0.18),
+                           dict(init='kinetics', seed=0, mAP=0.21)])
+    weights = bench.export_encoder(ckpt, report, tmp_path / 'out')
+    record_path = weights.with_suffix('.json')
+    record = json.loads(record_path.read_text())
+    assert shipped_mini_mae(weights, record_path) == weights  # the hash is the file's
+    saved = load_file(str(weights))
+    state = torch.load(ckpt, weights_only=True)['state_dict']
+    assert saved.keys() == state.keys()
+    assert all(torch.equal(saved[k], state[k].float()) for k in state)
+    assert record['parameters'] == sum(v.numel() for v in state.values())
+    assert record['commands'] == [
+        'python tools/data/make_mini_kinetics.py data/mini_kinetics --movies 2 --duration 10 '
+        '--seed 3',
+        'python tools/train.py configs/pretrain/mini_kinetics.py --work-dir '
+        'work/pretrain_kinetics',
+        'python benchmarks/pretrain_pays.py --seeds 0 --export']
+    assert record['finetuned_val_mAP'] == {'seed 0': dict(pretrained=0.21, scratch=0.18)}
+    # a damaged copy is refused, naming the file and the way to re-make it
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r'mini_mae_kinetics\.safetensors: sha256 .* damaged'):
+        shipped_mini_mae(weights, record_path)
+    weights.unlink()
+    with pytest.raises(FileNotFoundError, match='make_mini_kinetics.py'):
+        shipped_mini_mae(weights, record_path)

@@ -96,6 +96,35 @@ def test_norm_target_false_regresses_the_raw_pixels_of_each_hidden_cube():
     torch.testing.assert_close(hidden, pred.clamp(0, 1))
 
 
+def test_motion_weight_puts_the_loss_on_the_cubes_that_move():
+    # a grey clip with film grain everywhere and one bright square moving right in the
+    # top-left 16x16 cell: with alpha = 1 that cell's cubes carry half the weight
+    model = tiny_pretrainer(norm_target=False, motion_weight=1.0)
+    gen = torch.Generator().manual_seed(0)
+    x = 128 + 4 * torch.randn(1, 3, 4, 32, 32, generator=gen)
+    for t in range(4):
+        x[:, :, t, 2:10, 2 + 2 * t:8 + 2 * t] = 250
+    weights = model.cube_weights(x)
+    moving = torch.zeros(2, 2, 2, dtype=torch.bool)
+    moving[:, 0, 0] = True  # (t, h, w) grid: the square's cell at both temporal slices
+    moving = moving.flatten()[None]
+    torch.testing.assert_close(weights.mean(), torch.tensor(2.))
+    assert weights[moving].min() > 3 * weights[~moving].max()
+    # the loss is the weighted mean of the hidden cubes' errors
+    mask = torch.tensor([[True, False, True, True, True, False, True, True]])
+    loss = model(x, mode='loss', mask=mask)['loss_rec']
+    pred = model(x, mode='tensor', mask=mask)
+    per_cube = ((pred - model.target_cubes(x)[mask].reshape(pred.shape)) ** 2).mean(-1)
+    w = weights[mask].reshape(per_cube.shape)
+    torch.testing.assert_close(loss, (w * per_cube).sum() / w.sum())
+    assert not torch.allclose(loss, per_cube.mean())
+    # a still clip: every cube weighs 1, the plain MSE
+    still = x[:, :, :1].expand_as(x).clone()
+    torch.testing.assert_close(model.cube_weights(still), torch.ones(1, 8))
+    with pytest.raises(ValueError, match='motion_weight'):
+        tiny_pretrainer(motion_weight=-1)
+
+
 def test_predict_returns_mask_and_reconstruction_with_visible_cubes_copied():
     model = tiny_pretrainer()
     x = torch.rand(2, 3, 4, 32, 32) * 255

@@ -119,6 +119,12 @@ class VideoMAEPretrainer(BaseModel):
             layers everywhere) or ``'backbone'`` (the encoder keeps the detector backbone's
             own random init, trunc-normal 0.02, so that a pretrained encoder differs from a
             from-scratch backbone by its training only; the decoder stays xavier).
+        motion_weight: ``alpha >= 0`` weights each hidden cube's error by
+            ``1 + alpha * m / mean(m)``, ``m`` the cube's motion above the clip's median (see
+            :meth:`cube_weights`); the loss is the weighted mean. 0 (default, the recipe):
+            every hidden cube counts the same. With ``alpha = 1`` half of the weight goes to
+            the cubes that move more than most of the clip: in scenes where people are a
+            few thin cubes on a flat set, those are the people.
         data_preprocessor: normally ``ActionDataPreprocessor`` (mean/std in 0-255 units).
             The target is computed on the un-normalised video: the preprocessor's ``mean``
             and ``std`` are read back when it has them; without them the inputs are taken
@@ -146,6 +152,7 @@ class VideoMAEPretrainer(BaseModel):
                  mask_ratio: float = 0.9,
                  norm_target: bool = True,
                  encoder_init: str = 'xavier',
+                 motion_weight: float = 0.,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  pretrained: Optional[str] = None,
                  init_cfg: Optional[dict] = None) -> None:
@@ -168,6 +175,9 @@ class VideoMAEPretrainer(BaseModel):
             raise ValueError(f'mask_ratio must be in [0, 1); got {mask_ratio}')
         if encoder_init not in ('xavier', 'backbone'):
             raise ValueError(f"encoder_init must be 'xavier' or 'backbone'; got {encoder_init!r}")
+        if not motion_weight >= 0:
+            raise ValueError(f'motion_weight must be >= 0; got {motion_weight}')
+        self.motion_weight = float(motion_weight)
         self.mask_type = mask_type
         self.mask_ratio = mask_ratio
         self.norm_target = norm_target
@@ -224,6 +234,24 @@ class VideoMAEPretrainer(BaseModel):
             cubes = normalize_cubes(cubes)
         return cubes.flatten(2)
 
+    def cube_weights(self, inputs: Tensor) -> Tensor:
+        """Loss weight of every cube (B, N): ``1 + motion_weight * m / mean(m)`` per clip.
+
+        ``m`` is the cube's mean absolute frame-to-frame change (unit pixels, channels
+        averaged; a clip's first frame takes the change to its second) minus the clip's
+        median over cubes, floored at 0: camera shake and grain move every cube a little,
+        the median removes that level. The weights' mean is ``1 + motion_weight`` in every
+        clip with any motion (1 in a still one).
+        """
+        x = self.unit_pixels(inputs).mean(dim=1, keepdim=True)  # (B, 1, T, H, W)
+        change = (x[:, :, 1:] - x[:, :, :-1]).abs()
+        change = torch.cat([change[:, :, :1], change], dim=2)
+        motion = patchify(change, self.patch_size, self.tubelet_size).mean(dim=(2, 3))
+        motion = (motion - motion.median(dim=1, keepdim=True).values).clamp_(min=0)
+        scale = motion.mean(dim=1, keepdim=True)
+        ratio = torch.where(scale > 0, motion / scale.clamp(min=1e-12), torch.zeros_like(motion))
+        return 1 + self.motion_weight * ratio
+
     # ---- forward ------------------------------------------------------------------------
 
     def predict_hidden(self, inputs: Tensor, mask: Tensor) -> Tensor:
@@ -269,7 +297,12 @@ class VideoMAEPretrainer(BaseModel):
         with torch.no_grad():
             target = self.target_cubes(inputs)
             target = target[_predicted(mask)].reshape(pred.shape)
-        return F.mse_loss(pred.float(), target)
+        if not self.motion_weight:
+            return F.mse_loss(pred.float(), target)
+        with torch.no_grad():
+            weight = self.cube_weights(inputs)[_predicted(mask)].reshape(pred.shape[:2])
+        per_cube = (pred.float() - target).pow(2).mean(dim=-1)
+        return (per_cube * weight).sum() / weight.sum()
 
     @torch.no_grad()
     def predict(self, inputs: Tensor, data_samples: Optional[List], mask: Tensor) -> List:
